@@ -1,0 +1,1 @@
+"""Operator and administrator use-cases."""

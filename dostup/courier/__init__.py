@@ -1,0 +1,1 @@
+"""Delivery of SMS and email through a transactional outbox (SPEC §6)."""

@@ -1,0 +1,75 @@
+"""SMS over HTTP: a generic gateway (URL + body template) and SMS.ru's API.
+
+The generic gateway posts ``body_template`` with ``{to}`` and ``{text}`` filled in (JSON-escaped
+for a JSON body, URL-encoded for a form); any 2xx answer counts as accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote_plus
+
+import httpx
+
+from dostup.courier.channels import DeliveryError
+from dostup.persistence.models import OutboxMessage
+from dostup.settings import SmsSettings
+
+
+class HttpSmsChannel:
+    name = "http"
+    keeps_text = False
+
+    def __init__(self, settings: SmsSettings) -> None:
+        self._s = settings
+
+    def _escape(self, value: str) -> str:
+        if "json" in self._s.content_type:
+            return json.dumps(value)[1:-1]
+        return quote_plus(value)
+
+    async def send(self, message: OutboxMessage) -> None:
+        s = self._s
+        body = s.body_template.replace("{to}", self._escape(message.to)).replace("{text}", self._escape(message.body))
+        body = body.replace("{sender}", self._escape(s.sender))
+        headers = {"Content-Type": s.content_type}
+        if s.auth_header:
+            name, _, value = s.auth_header.partition(":")
+            headers[name.strip()] = value.strip()
+        try:
+            async with httpx.AsyncClient(timeout=s.timeout_seconds) as client:
+                if s.method == "GET":
+                    resp = await client.get(s.url + ("&" if "?" in s.url else "?") + body)
+                else:
+                    resp = await client.post(s.url, content=body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(type(exc).__name__) from exc
+        if not 200 <= resp.status_code < 300:
+            raise DeliveryError(f"gateway answered {resp.status_code}")
+
+
+class SmsRuChannel:
+    """SMS.ru ``/sms/send`` (JSON answer; ``status == "OK"`` per message)."""
+
+    name = "smsru"
+    keeps_text = False
+
+    def __init__(self, settings: SmsSettings) -> None:
+        self._s = settings
+        self._url = settings.url or "https://sms.ru/sms/send"
+
+    async def send(self, message: OutboxMessage) -> None:
+        data = {"api_id": self._s.api_id, "to": message.to.lstrip("+"), "msg": message.body, "json": "1"}
+        if self._s.sender:
+            data["from"] = self._s.sender
+        try:
+            async with httpx.AsyncClient(timeout=self._s.timeout_seconds) as client:
+                resp = await client.post(self._url, data=data)
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise DeliveryError(type(exc).__name__) from exc
+        if resp.status_code != 200 or body.get("status") != "OK":
+            raise DeliveryError("provider refused")
+        sms = (body.get("sms") or {}).get(message.to.lstrip("+")) or {}
+        if sms and sms.get("status") != "OK":
+            raise DeliveryError("provider refused the number")

@@ -1,0 +1,1 @@
+"""Credentials: passwords (argon2id, policy, rehash) and one-time codes."""

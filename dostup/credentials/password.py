@@ -1,0 +1,107 @@
+"""Passwords: NIST SP 800-63B §3.1.1 policy and argon2id storage (OWASP Password Storage).
+
+Hashing runs in a dedicated thread pool sized to the cores: argon2-cffi releases the GIL, so one
+server process uses every core for hashing while its event loop keeps answering other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+from argon2 import PasswordHasher as _Argon2
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from dostup.core.errors import ValidationFailed
+from dostup.settings import PasswordSettings
+
+_COMMON_FILE = Path(__file__).with_name("common_passwords.txt.gz")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 10,000 most common passwords (from Django's list, itself from public breach corpora)."""
+    with gzip.open(_COMMON_FILE, "rt", encoding="utf-8") as fh:
+        return frozenset(line.strip().casefold() for line in fh if line.strip())
+
+
+def _letters_only(value: str) -> str:
+    return re.sub(r"[\W\d_]+", "", value)
+
+
+class PasswordPolicy:
+    def __init__(self, settings: PasswordSettings, operator_names: tuple[str, ...]) -> None:
+        self.settings = settings
+        self.operator_names = tuple(n.casefold() for n in operator_names)
+
+    def check_size(self, raw: str | None, *, field: str = "password") -> str:
+        """Cheap checks first: a 4 KB password is refused before anything else is done."""
+        value = raw or ""
+        if not value:
+            raise ValidationFailed("password.required", field=field, code="required")
+        if len(value.encode("utf-8", "surrogatepass")) > self.settings.max_bytes:
+            raise ValidationFailed("password.too_long", field=field, params={"max": self.settings.max_length})
+        return value
+
+    def validate(self, raw: str | None, *, field: str = "password", personal: tuple[str, ...] = ()) -> str:
+        value = self.check_size(raw, field=field)
+        normalized = unicodedata.normalize("NFKC", value)
+        length = len(normalized)
+        if length < self.settings.min_length:
+            raise ValidationFailed("password.too_short", field=field, params={"min": self.settings.min_length})
+        if length > self.settings.max_length:
+            raise ValidationFailed("password.too_long", field=field, params={"max": self.settings.max_length})
+        folded = normalized.casefold()
+        if folded in common_passwords():
+            raise ValidationFailed("password.common", field=field)
+        letters = _letters_only(folded)
+        for name in self.operator_names:
+            if folded == name or letters == name or (len(name) >= 4 and name in folded):
+                raise ValidationFailed("password.operator_name", field=field)
+        for item in personal:
+            item = (item or "").casefold().lstrip("+")
+            if len(item) >= 4 and (item in folded or folded in item):
+                raise ValidationFailed("password.personal", field=field)
+            if item and item[-10:] and len(item) >= 10 and item[-10:] in folded:
+                raise ValidationFailed("password.personal", field=field)
+        return normalized
+
+
+class PasswordHasher:
+    def __init__(self, settings: PasswordSettings) -> None:
+        self._argon = _Argon2(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=Type.ID,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.hash_threads), thread_name_prefix="argon2")
+        self._dummy = self._argon.hash("dostup-dummy-password-for-equal-timing")
+
+    async def hash(self, password: str) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._argon.hash, password)
+
+    def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        target = stored if stored and stored.startswith("$argon2") else self._dummy
+        try:
+            ok = self._argon.verify(target, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False, False
+        if target is self._dummy:
+            return False, False
+        return ok, self._argon.check_needs_rehash(target)
+
+    async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        """(matches, needs_rehash).  Unknown accounts pass ``None`` and pay for a dummy hash."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._verify, stored, password)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

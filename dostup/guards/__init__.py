@@ -1,0 +1,1 @@
+"""Abuse protection: rate limits (shared store), sign-in throttling, captcha."""

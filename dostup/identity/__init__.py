@@ -1,0 +1,1 @@
+"""Accounts and their identifiers: phone, email, login — parsing, normalisation, uniqueness."""

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, engines, units of work and the Alembic migration history."""

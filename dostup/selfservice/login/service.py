@@ -1,0 +1,117 @@
+"""Sign-in with throttling that strangers cannot turn into a lockout or an oracle.
+
+OWASP Authentication / Credential Stuffing cheat sheets, NIST 800-63B §5.2.2:
+- per IP: more than 10 attempts a minute → 429 with ``Retry-After``;
+- per identifier (counted whether or not an account exists, so the counter is no oracle):
+  captcha after 5 failures, then a lock growing by 1 min per failure up to 15 min, reset by a
+  success or after 12 h; the lock only delays — recovery keeps working;
+- unknown account, wrong password and locked account give one error and cost one argon2
+  verification each (a dummy hash for unknown accounts), so status, body and time match.
+"""
+
+from __future__ import annotations
+
+from dostup.accounts.events import record_event
+from dostup.core.context import Context
+from dostup.core.errors import AuthenticationFailed, CaptchaRequired, ValidationFailed
+from dostup.core.masking import mask_phone
+from dostup.credentials.password import PasswordHasher
+from dostup.guards.limits import Rule
+from dostup.identity import repository as accounts
+from dostup.identity.login import normalize_login
+from dostup.identity.phone import parse_phone
+from dostup.persistence.models import Account
+from dostup.selfservice.deps import FlowDeps
+from dostup.selfservice.login.flow import METHODS, CredentialCheck, LoginInput, Verdict
+from dostup.session.service import ACTIVE, IssuedSession
+
+
+class PasswordCheck:
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self._hasher = hasher
+
+    async def check(self, account: Account | None, secret: str, ctx: Context) -> Verdict | None:
+        ok, rehash = await self._hasher.verify(account.password_hash if account else None, secret)
+        if not ok:
+            return None
+        return Verdict(ACTIVE, await self._hasher.hash(secret) if rehash else None)
+
+
+class LoginService:
+    def __init__(self, deps: FlowDeps, checks: list[CredentialCheck]) -> None:
+        self.d = deps
+        self.checks = checks
+        lim = deps.settings.limits
+        self.per_ip = Rule("signin-ip", lim.signin_per_ip_per_minute, 60)
+
+    def _subject(self, inp: LoginInput) -> tuple[str, str]:
+        if inp.method not in METHODS or inp.method not in self.d.preset.signin_methods:
+            raise ValidationFailed("login.method_invalid", field="method")
+        if inp.method == "phone":
+            return "phone", parse_phone(inp.phone, inp.country).e164
+        return "login", normalize_login(inp.login)
+
+    async def _find(self, kind: str, value: str) -> Account | None:
+        async with self.d.db.read() as s:
+            if kind == "phone":
+                return await accounts.by_phone(s, value)
+            return await accounts.by_login(s, value)
+
+    async def captcha_needed(self, method: str, subject: str | None) -> bool:
+        if method in self.d.preset.captcha_always_on:
+            return True
+        if not subject:
+            return False
+        return await self.d.limiter.store.get(f"signin-fail:{subject}") >= self.d.settings.limits.signin_captcha_after_failures
+
+    async def login(self, inp: LoginInput, ctx: Context) -> tuple[Account, IssuedSession]:
+        password = self.d.policy.check_size(inp.password)
+        kind, value = self._subject(inp)
+        subject = f"{kind}:{value}"
+        await self.d.limiter.hit(self.per_ip, ctx.ip, message_id="login.too_many")
+        if await self.captcha_needed(kind, subject):
+            if not inp.captcha:
+                raise CaptchaRequired()
+            if not await self.d.captcha.verify(inp.captcha, "login", ctx.ip):
+                raise CaptchaRequired("captcha.invalid", code="captcha_invalid")
+        store = self.d.limiter.store
+        locked = await store.ttl(f"signin-lock:{subject}") > 0
+        account = await self._find(kind, value)
+        live = account if account is not None and account.state == "active" else None
+
+        verdict: Verdict | None = None
+        for check in self.checks:
+            verdict = await check.check(live, password, ctx)
+            if verdict is not None:
+                break
+        now = self.d.clock.now()
+        if verdict is None or locked or live is None:
+            await self._failed(subject, account, kind, value, ctx, locked)
+            raise AuthenticationFailed("login.invalid_credentials" if kind == "phone" else "login.invalid_login_credentials")
+
+        assert live is not None
+        async with self.d.db.write() as s:
+            if verdict.new_password_hash:
+                acc = await accounts.by_id(s, live.id)
+                if acc is not None:
+                    acc.password_hash = verdict.new_password_hash
+            session = self.d.sessions.issue(
+                s, account_id=live.id, ctx=ctx, remember=inp.remember, state=verdict.session_state,
+                kind="cookie" if ctx.surface == "ui" else "bearer",
+            )
+            record_event(s, kind="login", outcome="success", ctx=ctx, now=now, account_id=live.id, method=kind)
+        await store.delete(f"signin-fail:{subject}", f"signin-lock:{subject}")
+        return live, session
+
+    async def _failed(self, subject: str, account: Account | None, kind: str, value: str, ctx: Context, locked: bool) -> None:
+        lim = self.d.settings.limits
+        store = self.d.limiter.store
+        failures = await store.incr(f"signin-fail:{subject}", lim.signin_failure_window_seconds)
+        if failures >= lim.signin_lock_after_failures:
+            wait = min(lim.signin_lock_max_seconds, (failures - lim.signin_lock_after_failures + 1) * lim.signin_lock_step_seconds)
+            await store.put(f"signin-lock:{subject}", 1, wait)
+        shown = mask_phone(value) if kind == "phone" else value
+        async with self.d.db.write() as s:
+            record_event(s, kind="login", outcome="locked" if locked else "failure", ctx=ctx,
+                         now=self.d.clock.now(), account_id=account.id if account else None,
+                         method=kind, identifier=shown)

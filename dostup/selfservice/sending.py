@@ -1,0 +1,96 @@
+"""Sending a one-time code: every SECURITY.md sending limit, then code + outbox in one transaction.
+
+Limits (defaults): one per destination per 60 s, 5 per hour, 10 per day; 10 per IP per hour;
+SMS only to mobile numbers of the allowed countries (checked by the caller when it picks the
+channel); a daily SMS budget that alerts the operator and, by default, stops SMS beyond it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dostup.core.context import Context
+from dostup.core.errors import RateLimited
+from dostup.credentials.codes import IssuedCode
+from dostup.guards.limits import Rule
+from dostup.selfservice.deps import FlowDeps
+
+log = logging.getLogger("dostup.sending")
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    channel: str  # "sms" | "email"
+    to: str
+
+
+class CodeSender:
+    def __init__(self, deps: FlowDeps) -> None:
+        self.d = deps
+        c = deps.settings.codes
+        self.cooldown = Rule("send-cooldown", 1, c.resend_cooldown_seconds)
+        self.hourly = Rule("send-hour", c.per_destination_per_hour, 3600)
+        self.daily = Rule("send-day", c.per_destination_per_day, 86400)
+        self.per_ip = Rule("send-ip", c.per_ip_per_hour, 3600)
+        self.budget = Rule("sms-budget", c.sms_daily_budget, 86400)
+
+    async def reserve(self, dest: Destination, ctx: Context) -> None:
+        """Count this send against every limit; raise :class:`RateLimited` if one is full."""
+        lim = self.d.limiter
+        subject = f"{dest.channel}:{dest.to}"
+        await lim.hit(self.cooldown, subject, message_id="code.cooldown")
+        await lim.hit(self.hourly, subject, message_id="code.too_many")
+        await lim.hit(self.daily, subject, message_id="code.too_many")
+        await lim.hit(self.per_ip, ctx.ip, message_id="code.too_many")
+        if dest.channel == "sms":
+            day = self.d.clock.now().strftime("%Y%m%d")
+            try:
+                await lim.hit(self.budget, day)
+            except RateLimited:
+                await self._alert_budget(day)
+                if self.d.settings.codes.sms_budget_hard_stop:
+                    raise RateLimited(3600, "code.unavailable") from None
+
+    async def _alert_budget(self, day: str) -> None:
+        if not await self.d.limiter.store.add_once(f"sms-budget-alert:{day}", 86400):
+            return
+        log.error("daily SMS budget of %d reached", self.d.settings.codes.sms_daily_budget)
+        operator = self.d.settings.courier.operator_email
+        if operator:
+            async with self.d.db.write() as s:
+                self.d.outbox.enqueue(
+                    s, kind="sms_budget_alert", channel="email", to=operator, now=self.d.clock.now(),
+                    params={"budget": self.d.settings.codes.sms_daily_budget},
+                )
+            self.d.wake_courier()
+
+    async def cooldown_left(self, dest: Destination) -> int:
+        return await self.d.limiter.store.ttl(f"{self.cooldown.name}:{dest.channel}:{dest.to}")
+
+    async def issue(
+        self,
+        db: AsyncSession,
+        *,
+        dest: Destination,
+        purpose: str,
+        kind: str,
+        ctx: Context,
+        now: dt.datetime,
+        flow_id: str | None = None,
+        account_id: str | None = None,
+    ) -> IssuedCode:
+        """Issue the code and its message inside the caller's unit of work."""
+        issued = await self.d.codes.issue(
+            db, purpose=purpose, channel=dest.channel, destination=dest.to, now=now,
+            flow_id=flow_id, account_id=account_id,
+        )
+        minutes = max(1, self.d.codes.ttl(dest.channel) // 60)
+        self.d.outbox.enqueue(
+            db, kind=kind, channel=dest.channel, to=dest.to, now=now, locale=ctx.locale,
+            account_id=account_id, code=issued.code, params={"minutes": minutes},
+        )
+        return issued

@@ -1,0 +1,1 @@
+"""Sessions: issue, look up, rotate, revoke (SECURITY.md: sessions and web)."""

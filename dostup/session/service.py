@@ -1,0 +1,114 @@
+"""Issuing and checking sessions (OWASP Session Management; ASVS V7).
+
+Tokens are 256-bit random values; only SHA-256 of a token is stored.  A session is valid while it
+is not revoked, before its absolute expiry (12 h, or 30 days with «Запомнить меня») and, without
+«Запомнить меня», while it was seen within the idle timeout (30 min).  ``last_seen_at`` is
+written at most once a minute, so the check stays a read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dostup.core.clock import Clock
+from dostup.core.context import Context
+from dostup.core.crypto import random_id, random_token, sha256_hex
+from dostup.persistence.db import Database
+from dostup.persistence.models import Session
+from dostup.session.reader import SessionReader, SessionRecord
+from dostup.settings import SessionSettings
+
+ACTIVE = "active"
+PASSWORD_CHANGE = "password_change"  # signed in with a temporary password: may only set a new one
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    id: str
+    token: str
+    expires_at: dt.datetime
+    remember: bool
+
+
+class SessionService:
+    def __init__(self, settings: SessionSettings, db: Database, reader: SessionReader, clock: Clock) -> None:
+        self.settings = settings
+        self._db = db
+        self._reader = reader
+        self._clock = clock
+
+    def issue(
+        self,
+        db: AsyncSession,
+        *,
+        account_id: str,
+        ctx: Context,
+        remember: bool = False,
+        state: str = ACTIVE,
+        kind: str = "cookie",
+    ) -> IssuedSession:
+        """Add a new session to the caller's unit of work and return its token (shown once)."""
+        now = self._clock.now()
+        ttl = self.settings.remember_timeout_seconds if remember else self.settings.absolute_timeout_seconds
+        token = random_token(32)
+        row = Session(
+            id=random_id(),
+            token_hash=sha256_hex(token),
+            account_id=account_id,
+            state=state,
+            remember=remember,
+            kind=kind,
+            created_at=now,
+            authenticated_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(seconds=ttl),
+            ip=ctx.ip[:64],
+            user_agent=ctx.user_agent[:512],
+        )
+        db.add(row)
+        return IssuedSession(id=row.id, token=token, expires_at=row.expires_at, remember=remember)
+
+    def _valid(self, rec: SessionRecord, now: dt.datetime) -> bool:
+        if rec.account_state != "active" or now >= rec.expires_at:
+            return False
+        if not rec.remember and rec.kind == "cookie":
+            return (now - rec.last_seen_at).total_seconds() < self.settings.idle_timeout_seconds
+        return True
+
+    async def authenticate(self, token: str | None) -> SessionRecord | None:
+        if not token or len(token) > 128:
+            return None
+        rec = await self._reader.fetch(sha256_hex(token))
+        if rec is None:
+            return None
+        now = self._clock.now()
+        if not self._valid(rec, now):
+            return None
+        if (now - rec.last_seen_at).total_seconds() >= self.settings.touch_interval_seconds:
+            async with self._db.write() as s:
+                await s.execute(update(Session).where(Session.id == rec.id).values(last_seen_at=now))
+        return rec
+
+    async def revoke_token(self, token: str) -> str | None:
+        """End the session behind ``token``; returns its account id, if there was one."""
+        now = self._clock.now()
+        async with self._db.write() as s:
+            row = (
+                await s.execute(
+                    update(Session)
+                    .where(Session.token_hash == sha256_hex(token), Session.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                    .returning(Session.account_id)
+                )
+            ).scalar_one_or_none()
+        return row
+
+    async def revoke_all(self, db: AsyncSession, account_id: str, *, except_id: str | None = None) -> None:
+        stmt = update(Session).where(Session.account_id == account_id, Session.revoked_at.is_(None))
+        if except_id:
+            stmt = stmt.where(Session.id != except_id)
+        await db.execute(stmt.values(revoked_at=self._clock.now()))

@@ -1,0 +1,1 @@
+"""The only package that imports FastAPI/Starlette: pages, JSON API, errors, CSRF, headers."""

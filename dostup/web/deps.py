@@ -1,0 +1,96 @@
+"""The web layer's small vocabulary of typed dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from dostup.app import Services
+from dostup.core.context import Context
+from dostup.core.errors import Forbidden, Unauthenticated
+from dostup.core.i18n import DEFAULT_LOCALE, LOCALES, pick_locale
+from dostup.session.reader import SessionRecord
+
+LANG_COOKIE = "dostup_lang"
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def session_cookie_name(services: Services) -> str:
+    return "__Host-dostup_session" if services.settings.production else "dostup_session"
+
+
+def ui_locale(request: Request) -> str:
+    """The cabinet speaks Russian unless the user picked another language (cookie)."""
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in LOCALES else DEFAULT_LOCALE
+
+
+def make_context(request: Request, surface: Literal["ui", "api"]) -> Context:
+    client = request.client
+    locale = ui_locale(request) if surface == "ui" else pick_locale(
+        request.query_params.get("lang"), request.headers.get("accept-language")
+    )
+    return Context(
+        ip=client.host if client else "127.0.0.1",
+        user_agent=request.headers.get("user-agent", "")[:512],
+        surface=surface,
+        locale=locale,
+    )
+
+
+def token_from(request: Request, services: Services) -> tuple[str | None, str]:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip(), "bearer"
+    return request.cookies.get(session_cookie_name(services)), "cookie"
+
+
+async def optional_session(request: Request) -> SessionRecord | None:
+    services = get_services(request)
+    token, _ = token_from(request, services)
+    return await services.sessions.authenticate(token)
+
+
+async def require_session(request: Request) -> SessionRecord:
+    rec = await optional_session(request)
+    if rec is None:
+        raise Unauthenticated()
+    return rec
+
+
+async def require_full_session(request: Request) -> SessionRecord:
+    """A session that is not limited to changing the password."""
+    rec = await require_session(request)
+    if rec.state != "active":
+        raise Forbidden("session.password_change_required", code="password_change_required")
+    return rec
+
+
+async def api_same_origin(request: Request) -> None:
+    """State-changing API calls from a browser must come from our own origin."""
+    services = get_services(request)
+    csrf = services_csrf(services)
+    if not csrf.same_origin(request.headers.get("origin"), request.headers.get("sec-fetch-site")):
+        raise Forbidden("error.cross_origin", code="cross_origin")
+
+
+def services_csrf(services: Services):  # type: ignore[no-untyped-def]
+    from dostup.web.csrf import Csrf
+
+    csrf = getattr(services, "_csrf", None)
+    if csrf is None:
+        s = services.settings
+        csrf = Csrf(services.keyring, production=s.production, public_url=s.public_url, trusted=s.trusted_origins)
+        services._csrf = csrf  # type: ignore[attr-defined]
+    return csrf
+
+
+SessionDep = Annotated[SessionRecord, Depends(require_full_session)]
+OptionalSessionDep = Annotated[SessionRecord | None, Depends(optional_session)]

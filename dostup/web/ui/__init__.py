@@ -1,0 +1,20 @@
+"""Server-rendered Russian (and English) pages; every form works without JavaScript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def build_ui_router() -> APIRouter:
+    from dostup.web.ui import pages
+
+    return pages.router
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,224 @@
+"""The cabinet's pages: home, registration (form → code), sign-in, sign-out, cabinet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from dostup.core import errors as E
+from dostup.core.i18n import LOCALES
+from dostup.selfservice.login.flow import LoginInput
+from dostup.selfservice.registration.flow import RegistrationInput
+from dostup.web.deps import LANG_COOKIE, get_services, make_context, optional_session, token_from
+from dostup.web.errors import status_for
+from dostup.web.ui.render import (
+    clear_session_cookie,
+    read_form,
+    redirect,
+    render,
+    set_session_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _form_errors(request: Request, exc: E.DostupError) -> dict[str, Any]:
+    """Field → message for a form, plus a general message for errors without a field."""
+    catalog = get_services(request).catalog
+    locale = make_context(request, "ui").locale
+    items = exc.errors if isinstance(exc, E.FormErrors) else [exc]
+    fields: dict[str, str] = {}
+    general: list[str] = []
+    for err in items:
+        text = catalog.text(err.message_id, locale, **err.params)
+        if err.field:
+            fields.setdefault(err.field, text)
+        else:
+            general.append(text)
+    return {"errors": fields, "form_error": " ".join(general)}
+
+
+def _error_headers(exc: E.DostupError) -> dict[str, str]:
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, E.RateLimited) else {}
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return render(request, "home.html", session=await optional_session(request))
+
+
+@router.post("/lang")
+async def set_language(request: Request) -> Response:
+    form = await read_form(request)
+    lang = form.get("lang", "ru")
+    back = form.get("back", "/")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = "/"
+    response = redirect(back)
+    if lang in LOCALES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+# -- registration ----------------------------------------------------------------------------
+
+def _registration_page(request: Request, values: dict[str, str], status: int = 200, **extra: Any) -> Response:
+    return render(request, "registration.html", status=status, values=values, session=None, **extra)
+
+
+@router.get("/registration")
+async def registration_form(request: Request) -> Response:
+    if await optional_session(request):
+        return redirect("/cabinet")
+    return _registration_page(request, {"country": "RU"})
+
+
+@router.post("/registration")
+async def registration_submit(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    inp = RegistrationInput(
+        phone=form.get("phone"),
+        country=form.get("country", "RU")[:3],
+        email=form.get("email") or None,
+        password=form.get("password"),
+        password_repeat=form.get("password_repeat"),
+        segment=form.get("segment") or None,
+        consent_personal_data=form.get("consent_personal_data") == "on",
+        consent_marketing=form.get("consent_marketing") == "on",
+        captcha=form.get("captcha") or None,
+    )
+    keep = {k: form.get(k, "") for k in ("phone", "country", "email", "segment")}
+    keep["consent_personal_data"] = form.get("consent_personal_data", "")
+    keep["consent_marketing"] = form.get("consent_marketing", "")
+    try:
+        view = await services.registration.start(inp, make_context(request, "ui"))
+    except (E.ValidationFailed, E.FormErrors, E.CaptchaRequired, E.Conflict, E.RateLimited,
+            E.ServiceUnavailable) as exc:
+        return _registration_page(request, keep, status=status_for(exc), headers=_error_headers(exc),
+                                  **_form_errors(request, exc))
+    return redirect(f"/registration/code?flow={view.flow_id}")
+
+
+def _code_page(request: Request, view: Any, status: int = 200, **extra: Any) -> Response:
+    return render(request, "registration_code.html", status=status, view=view, session=None, **extra)
+
+
+@router.get("/registration/code")
+async def registration_code_form(request: Request, flow: str = "") -> Response:
+    services = get_services(request)
+    view = await services.registration.view(flow)
+    if view.state != "code_sent":
+        return redirect("/cabinet")
+    return _code_page(request, view, notice=request.query_params.get("sent") == "1")
+
+
+@router.post("/registration/code")
+async def registration_code_submit(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    flow_id = form.get("flow", "")
+    try:
+        _account, session = await services.registration.submit_code(
+            flow_id, form.get("code"), make_context(request, "ui")
+        )
+    except (E.ValidationFailed, E.Conflict, E.RateLimited, E.StepNotAllowed) as exc:
+        view = await services.registration.view(flow_id)
+        return _code_page(request, view, status=status_for(exc), headers=_error_headers(exc),
+                          **_form_errors(request, exc))
+    response = redirect("/cabinet")
+    set_session_cookie(response, request, session.token, session.remember, session.expires_at)
+    return response
+
+
+@router.post("/registration/resend")
+async def registration_resend(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    flow_id = form.get("flow", "")
+    try:
+        view = await services.registration.resend(flow_id, make_context(request, "ui"))
+    except (E.RateLimited, E.StepNotAllowed, E.ServiceUnavailable) as exc:
+        view = await services.registration.view(flow_id)
+        return _code_page(request, view, status=status_for(exc), headers=_error_headers(exc),
+                          **_form_errors(request, exc))
+    return redirect(f"/registration/code?flow={view.flow_id}&sent=1")
+
+
+# -- sign-in / sign-out ----------------------------------------------------------------------
+
+async def _login_page(request: Request, method: str, values: dict[str, str], status: int = 200,
+                      **extra: Any) -> Response:
+    services = get_services(request)
+    if method not in services.preset.signin_methods:
+        method = services.preset.signin_methods[0]
+    captcha = extra.pop("captcha", None)
+    if captcha is None:
+        captcha = await services.login.captcha_needed(method, None)
+    return render(request, "login.html", status=status, method=method, values=values, captcha=captcha,
+                  session=None, **extra)
+
+
+@router.get("/login")
+async def login_form(request: Request, method: str = "phone") -> Response:
+    if await optional_session(request):
+        return redirect("/cabinet")
+    return await _login_page(request, method, {"country": "RU"})
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    method = form.get("method", "phone")
+    inp = LoginInput(
+        method=method,
+        phone=form.get("phone"),
+        country=form.get("country", "RU")[:3],
+        login=form.get("login"),
+        password=form.get("password"),
+        remember=form.get("remember") == "on",
+        captcha=form.get("captcha") or None,
+    )
+    keep = {k: form.get(k, "") for k in ("phone", "country", "login", "remember")}
+    try:
+        _account, session = await services.login.login(inp, make_context(request, "ui"))
+    except E.DostupError as exc:
+        if isinstance(exc, (E.NotFound, E.Forbidden)):
+            raise
+        captcha = isinstance(exc, E.CaptchaRequired) or None
+        return await _login_page(request, method, keep, status=status_for(exc), headers=_error_headers(exc),
+                                 captcha=captcha, **_form_errors(request, exc))
+    response = redirect("/cabinet")
+    set_session_cookie(response, request, session.token, session.remember, session.expires_at)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await read_form(request)
+    services = get_services(request)
+    token, _ = token_from(request, services)
+    if token:
+        account_id = await services.sessions.revoke_token(token)
+        if account_id:
+            from dostup.accounts.events import record_event
+
+            async with services.db.write() as s:
+                record_event(s, kind="logout", outcome="success", ctx=make_context(request, "ui"),
+                             now=services.clock.now(), account_id=account_id)
+    response = redirect("/login")
+    clear_session_cookie(response, request)
+    return response
+
+
+# -- cabinet ---------------------------------------------------------------------------------
+
+@router.get("/cabinet")
+async def cabinet(request: Request) -> Response:
+    session = await optional_session(request)
+    if session is None:
+        return redirect("/login")
+    return render(request, "cabinet.html", session=session)
