@@ -1,0 +1,141 @@
+"""Fixtures: every flow test runs on SQLite and on PostgreSQL + Redis, through the pages and the API.
+
+Set ``DOSTUP_TEST_BACKENDS=sqlite`` to run only the embedded backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from dostup.app import Services, build_services, create_app
+from dostup.core.clock import FrozenClock
+from dostup.persistence.migrate import migrate
+from tests.support import PG_ADMIN_URL, REDIS_URL, ApiSurface, UiSurface, make_settings
+
+BACKENDS = [b for b in os.environ.get("DOSTUP_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+TABLES = ["sessions", "consents", "codes", "flows", "outbox", "security_events", "counters", "accounts"]
+
+
+def _worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of our own for this test run, migrated once."""
+    name = f"dostup_test_{_worker_suffix()}"
+    admin_url = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://")
+
+    async def create() -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await engine.dispose()
+
+    asyncio.run(create())
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(migrate(url))
+    yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Settings overrides for one backend, with a clean database and limiter store."""
+    if request.param == "sqlite":
+        return {"DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/dostup.db"}
+    url = request.getfixturevalue("pg_url")
+
+    async def clean() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("TRUNCATE " + ", ".join(TABLES) + " CASCADE"))
+        await engine.dispose()
+        import redis.asyncio as aioredis
+
+        r = aioredis.Redis.from_url(redis_db_url())
+        await r.flushdb()
+        await r.aclose()
+
+    asyncio.run(clean())
+    return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": redis_db_url()}
+
+
+def redis_db_url() -> str:
+    worker = _worker_suffix()
+    index = 10 + int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 10
+    return f"{REDIS_URL}/{index}"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, str]:
+    """Tests override this to change settings (e.g. enumeration-safe mode)."""
+    return {}
+
+
+@pytest.fixture
+async def services(backend: dict[str, str], settings_overrides: dict[str, str], clock: FrozenClock) -> AsyncIterator[Services]:
+    settings = make_settings(**backend, **settings_overrides)
+    svc = build_services(settings, clock=clock)
+    await svc.start(run_migrations=True)
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+@pytest.fixture
+def app(services: Services) -> Any:
+    return create_app(services=services, run_migrations=False)
+
+
+@pytest.fixture
+async def client_factory(app: Any) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+    clients: list[httpx.AsyncClient] = []
+
+    def make(ip: str = "127.0.0.1", **kw: Any) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 51000))
+        c = httpx.AsyncClient(transport=transport, base_url="http://testserver", **kw)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+@pytest.fixture
+def client(client_factory: Callable[..., httpx.AsyncClient]) -> httpx.AsyncClient:
+    return client_factory()
+
+
+@pytest.fixture(params=["ui", "api"])
+def surface(request: pytest.FixtureRequest, client_factory: Callable[..., httpx.AsyncClient]) -> ApiSurface | UiSurface:
+    cls = UiSurface if request.param == "ui" else ApiSurface
+    return cls(client_factory())
+
+
+@pytest.fixture
+def surface_factory(request: pytest.FixtureRequest, client_factory: Callable[..., httpx.AsyncClient]) -> Callable[..., Any]:
+    """More surfaces of the same kind as ``surface`` (new client, new cookies)."""
+    kind = request.node.callspec.params.get("surface", "api") if hasattr(request.node, "callspec") else "api"
+
+    def make(ip: str = "127.0.0.1") -> ApiSurface | UiSurface:
+        cls = UiSurface if kind == "ui" else ApiSurface
+        return cls(client_factory(ip))
+
+    return make

@@ -1,0 +1,38 @@
+"""Steps that many flow tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import Surface, captcha_token, last_code
+
+PASSWORD = "Tundra-Lantern-42"
+
+
+def phone_e164(n: int) -> str:
+    return f"+7912{n:07d}"
+
+
+async def registration_fields(surface: Surface, phone: str, **over: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "phone": phone,
+        "country": "RU",
+        "password": PASSWORD,
+        "password_repeat": PASSWORD,
+        "consent_personal_data": True,
+        "consent_marketing": False,
+        "captcha": await captcha_token(surface.client, "register"),
+    }
+    fields.update(over)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+async def register(surface: Surface, phone: str, **over: Any) -> str:
+    """Register and confirm; returns the account's phone.  The surface is signed in afterwards."""
+    r = await surface.register(**await registration_fields(surface, phone, **over))
+    assert r.ok, (r.status, r.code, r.field, r.message)
+    flow_id = r.data["flow_id"]
+    code = await last_code(surface.client, phone)
+    c = await surface.confirm(flow_id, code)
+    assert c.ok, (c.status, c.code, c.field, c.message)
+    return phone
