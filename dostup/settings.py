@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./dostup.db"
     redis_url: str = ""
+    redis_prefix: str = "dostup:"
     preset: Literal["kit", "rostelecom", "gosuslugi", "sber"] = "kit"
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"

@@ -25,14 +25,15 @@ BACKENDS = [b for b in os.environ.get("DOSTUP_TEST_BACKENDS", "sqlite,postgres")
 TABLES = ["sessions", "consents", "codes", "flows", "outbox", "security_events", "counters", "accounts"]
 
 
-def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+def _run_id() -> str:
+    """Unique per pytest process, so parallel runs on one machine never share data."""
+    return f"{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A database of our own for this test run, migrated once."""
-    name = f"dostup_test_{_worker_suffix()}"
+    name = f"dostup_test_{_run_id()}"
     admin_url = PG_ADMIN_URL.replace("postgresql://", "postgresql+asyncpg://")
 
     async def create() -> None:
@@ -46,6 +47,14 @@ def pg_url() -> Iterator[str]:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     asyncio.run(migrate(url))
     yield url
+
+    async def drop() -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+    asyncio.run(drop())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -62,18 +71,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         await engine.dispose()
         import redis.asyncio as aioredis
 
-        r = aioredis.Redis.from_url(redis_db_url())
-        await r.flushdb()
+        r = aioredis.Redis.from_url(REDIS_URL)
+        keys = [k async for k in r.scan_iter(match=redis_prefix() + "*", count=500)]
+        if keys:
+            await r.delete(*keys)
         await r.aclose()
 
     asyncio.run(clean())
-    return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": redis_db_url()}
+    return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": REDIS_URL, "DOSTUP_REDIS_PREFIX": redis_prefix()}
 
 
-def redis_db_url() -> str:
-    worker = _worker_suffix()
-    index = 10 + int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 10
-    return f"{REDIS_URL}/{index}"
+def redis_prefix() -> str:
+    return f"dostup-test-{_run_id()}:"
 
 
 @pytest.fixture

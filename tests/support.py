@@ -163,7 +163,7 @@ class UiSurface(Surface):
     name = "ui"
 
     async def csrf(self, path: str = "/login") -> str:
-        resp = await self.client.get(path)
+        resp = await self.client.get(path, follow_redirects=True)
         m = _CSRF.search(resp.text)
         assert m, f"no csrf token on {path}"
         return m.group(1)

@@ -14,7 +14,9 @@ def parse_email(raw: str | None, *, field: str = "email") -> str:
     if len(value) > 254 or any(ch in value for ch in "\r\n\x00,;"):
         raise ValidationFailed("email.invalid", field=field)
     try:
-        result = validate_email(value, check_deliverability=False)
+        # strict: also the 64-character limit of the local part (RFC 5321 §4.5.3.1.1), which
+        # email-validator enforces only in strict mode; longer addresses are undeliverable.
+        result = validate_email(value, check_deliverability=False, strict=True)
     except EmailNotValidError:
         raise ValidationFailed("email.invalid", field=field) from None
     return result.normalized.lower()

@@ -21,7 +21,9 @@ class SmtpChannel:
         self._s = settings
 
     def _build(self, message: OutboxMessage) -> EmailMessage:
-        if any(c in message.to + message.subject for c in "\r\n"):
+        # Any line break ends a header: CR/LF, and also what ``str.splitlines`` breaks on (VT, FF,
+        # NEL, U+2028...), which ``email`` refuses with a ValueError rather than a DeliveryError.
+        if len((message.to + message.subject + "x").splitlines()) > 1:
             raise DeliveryError("header injection refused")
         mail = EmailMessage()
         mail["From"] = self._s.sender

@@ -4,7 +4,8 @@ OWASP Authentication / Credential Stuffing cheat sheets, NIST 800-63B §5.2.2:
 - per IP: more than 10 attempts a minute → 429 with ``Retry-After``;
 - per identifier (counted whether or not an account exists, so the counter is no oracle):
   captcha after 5 failures, then a lock growing by 1 min per failure up to 15 min, reset by a
-  success or after 12 h; the lock only delays — recovery keeps working;
+  success or after 12 h; tries during a lock are not counted, so nobody can stretch it, and the
+  lock only delays — recovery keeps working;
 - unknown account, wrong password and locked account give one error and cost one argon2
   verification each (a dummy hash for unknown accounts), so status, body and time match.
 """
@@ -106,10 +107,12 @@ class LoginService:
     async def _failed(self, subject: str, account: Account | None, kind: str, value: str, ctx: Context, locked: bool) -> None:
         lim = self.d.settings.limits
         store = self.d.limiter.store
-        failures = await store.incr(f"signin-fail:{subject}", lim.signin_failure_window_seconds)
-        if failures >= lim.signin_lock_after_failures:
-            wait = min(lim.signin_lock_max_seconds, (failures - lim.signin_lock_after_failures + 1) * lim.signin_lock_step_seconds)
-            await store.put(f"signin-lock:{subject}", 1, wait)
+        if not locked:  # tries during a lock are refused unseen: they cannot stretch the lock
+            failures = await store.incr(f"signin-fail:{subject}", lim.signin_failure_window_seconds)
+            if failures >= lim.signin_lock_after_failures:
+                steps = failures - lim.signin_lock_after_failures + 1
+                wait = min(lim.signin_lock_max_seconds, steps * lim.signin_lock_step_seconds)
+                await store.put(f"signin-lock:{subject}", 1, wait)
         shown = mask_phone(value) if kind == "phone" else value
         async with self.d.db.write() as s:
             record_event(s, kind="login", outcome="locked" if locked else "failure", ctx=ctx,

@@ -9,9 +9,10 @@ from fastapi.responses import Response
 
 from dostup.core import errors as E
 from dostup.core.i18n import LOCALES
+from dostup.core.urls import safe_return_to
 from dostup.selfservice.login.flow import LoginInput
 from dostup.selfservice.registration.flow import RegistrationInput
-from dostup.web.deps import LANG_COOKIE, get_services, make_context, optional_session, token_from
+from dostup.web.deps import LANG_COOKIE, get_services, make_context, optional_session, services_csrf, token_from
 from dostup.web.errors import status_for
 from dostup.web.ui.render import (
     clear_session_cookie,
@@ -37,7 +38,7 @@ def _form_errors(request: Request, exc: E.DostupError) -> dict[str, Any]:
             fields.setdefault(err.field, text)
         else:
             general.append(text)
-    return {"errors": fields, "form_error": " ".join(general)}
+    return {"errors": fields, "form_message": " ".join(general)}
 
 
 def _error_headers(exc: E.DostupError) -> dict[str, str]:
@@ -53,10 +54,7 @@ async def home(request: Request) -> Response:
 async def set_language(request: Request) -> Response:
     form = await read_form(request)
     lang = form.get("lang", "ru")
-    back = form.get("back", "/")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:
-        back = "/"
-    response = redirect(back)
+    response = redirect(safe_return_to(form.get("back"), set()) or "/")
     if lang in LOCALES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
     return response
@@ -161,11 +159,17 @@ async def _login_page(request: Request, method: str, values: dict[str, str], sta
                   session=None, **extra)
 
 
+def _return_to(request: Request, value: str | None) -> str | None:
+    csrf = services_csrf(get_services(request))
+    return safe_return_to(value, csrf.origins)
+
+
 @router.get("/login")
-async def login_form(request: Request, method: str = "phone") -> Response:
+async def login_form(request: Request, method: str = "phone", return_to: str = "") -> Response:
+    target = _return_to(request, return_to)
     if await optional_session(request):
-        return redirect("/cabinet")
-    return await _login_page(request, method, {"country": "RU"})
+        return redirect(target or "/cabinet")
+    return await _login_page(request, method, {"country": "RU", "return_to": target or ""})
 
 
 @router.post("/login")
@@ -183,6 +187,9 @@ async def login_submit(request: Request) -> Response:
         captcha=form.get("captcha") or None,
     )
     keep = {k: form.get(k, "") for k in ("phone", "country", "login", "remember")}
+    target = _return_to(request, form.get("return_to"))
+    keep["return_to"] = target or ""
+    previous, _ = token_from(request, services)
     try:
         _account, session = await services.login.login(inp, make_context(request, "ui"))
     except E.DostupError as exc:
@@ -191,7 +198,9 @@ async def login_submit(request: Request) -> Response:
         captcha = isinstance(exc, E.CaptchaRequired) or None
         return await _login_page(request, method, keep, status=status_for(exc), headers=_error_headers(exc),
                                  captcha=captcha, **_form_errors(request, exc))
-    response = redirect("/cabinet")
+    if previous:  # rotation: the session this browser had before signing in ends now
+        await services.sessions.revoke_token(previous)
+    response = redirect(target or "/cabinet")
     set_session_cookie(response, request, session.token, session.remember, session.expires_at)
     return response
 
