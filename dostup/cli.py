@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -153,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

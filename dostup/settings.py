@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-_DEV_SECRET_FILE = ".dostup-dev-secret"
+_DEV_SECRET_FILE = ".dostup-dev-secret"  # noqa: S105 - a file name
 
 
 def _dev_secret(directory: Path) -> str:

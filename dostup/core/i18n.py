@@ -50,7 +50,7 @@ class Catalog:
 
 def pick_locale(requested: str | None, accept_language: str | None = None) -> str:
     if requested in LOCALES:
-        return requested  # type: ignore[return-value]
+        return requested
     if accept_language:
         for part in accept_language.split(","):
             lang = part.split(";")[0].strip().lower()[:2]

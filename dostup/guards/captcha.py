@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-import altcha
 import httpx
+from altcha.v1 import ChallengeOptions, PayloadType, create_challenge, extract_params, verify_solution
 
 from dostup.core.crypto import Keyring
 from dostup.guards.store import CounterStore
@@ -42,11 +42,10 @@ class AltchaVerifier:
 
     def challenge(self, action: str) -> dict[str, Any]:
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._settings.ttl_seconds)
-        ch = altcha.create_challenge_v1(
-            hmac_key=self._key,
-            max_number=self._settings.max_number,
-            expires=expires,
-            params={"action": action},
+        ch = create_challenge(
+            ChallengeOptions(
+                hmac_key=self._key, max_number=self._settings.max_number, expires=expires, params={"action": action}
+            )
         )
         return dict(ch.to_dict())
 
@@ -60,12 +59,12 @@ class AltchaVerifier:
         if not isinstance(payload, dict):
             return False
         try:
-            ok, _err = altcha.verify_solution_v1(payload, self._key, check_expires=True)
+            ok, _err = verify_solution(cast(PayloadType, payload), self._key, check_expires=True)
         except (ValueError, TypeError, KeyError):
             return False
         if not ok:
             return False
-        params = altcha.extract_params_v1(payload)  # type: ignore[arg-type]
+        params = extract_params(cast(PayloadType, payload))
         if params.get("action") != [action]:
             return False
         return await self._store.add_once(f"captcha-used:{payload['signature']}", self._settings.ttl_seconds + 60)
@@ -95,7 +94,7 @@ class HttpCaptchaVerifier:
             return False
         if self.kind == "recaptcha":
             return bool(body.get("success")) and body.get("action", action) == action
-        return body.get("status") == "ok"
+        return bool(body.get("status") == "ok")
 
 
 class NoCaptcha:

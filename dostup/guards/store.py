@@ -9,7 +9,8 @@ code endpoints fail closed (SECURITY.md) instead of running unlimited.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from sqlalchemy import delete, select, text
 
@@ -17,6 +18,8 @@ from dostup.core.clock import Clock
 from dostup.core.errors import ServiceUnavailable
 from dostup.persistence.db import Database
 from dostup.persistence.models import Counter
+
+T = TypeVar("T")
 
 
 class CounterStore(Protocol):
@@ -113,7 +116,7 @@ class RedisCounterStore:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
-    async def _call(self, coro_factory):  # type: ignore[no-untyped-def]
+    async def _call(self, coro_factory: Callable[[], Awaitable[T]]) -> T:
         from redis.exceptions import RedisError
 
         try:

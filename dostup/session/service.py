@@ -23,7 +23,7 @@ from dostup.session.reader import SessionReader, SessionRecord
 from dostup.settings import SessionSettings
 
 ACTIVE = "active"
-PASSWORD_CHANGE = "password_change"  # signed in with a temporary password: may only set a new one
+PASSWORD_CHANGE = "password_change"  # noqa: S105 - a state name; signed in with a temporary password: may only set a new one
 
 
 @dataclass(frozen=True, slots=True)

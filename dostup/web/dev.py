@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
@@ -35,7 +37,9 @@ def build_dev_router() -> APIRouter:
     async def outbox_json(request: Request) -> Response:
         items = await recent_messages(request)
         for item in items:
-            item["created_at"] = item["created_at"].isoformat() + "Z"  # type: ignore[union-attr]
+            created = item["created_at"]
+            assert isinstance(created, dt.datetime)
+            item["created_at"] = created.isoformat() + "Z"
         return JSONResponse(items)
 
     return router

@@ -7,6 +7,7 @@ for a JSON body, URL-encoded for a form); any 2xx answer counts as accepted.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote_plus
 
 import httpx
@@ -14,6 +15,8 @@ import httpx
 from dostup.courier.channels import DeliveryError
 from dostup.persistence.models import OutboxMessage
 from dostup.settings import SmsSettings
+
+_PLACEHOLDER = re.compile(r"\{(to|text|sender)\}")
 
 
 class HttpSmsChannel:
@@ -24,14 +27,16 @@ class HttpSmsChannel:
         self._s = settings
 
     def _escape(self, value: str) -> str:
-        if "json" in self._s.content_type:
+        # A query string (GET) is always URL-encoded, whatever the configured content type says.
+        if "json" in self._s.content_type and self._s.method == "POST":
             return json.dumps(value)[1:-1]
         return quote_plus(value)
 
     async def send(self, message: OutboxMessage) -> None:
         s = self._s
-        body = s.body_template.replace("{to}", self._escape(message.to)).replace("{text}", self._escape(message.body))
-        body = body.replace("{sender}", self._escape(s.sender))
+        values = {"to": message.to, "text": message.body, "sender": s.sender}
+        # One pass, so a placeholder inside the text (``{sender}``) is sent as written, not filled in.
+        body = _PLACEHOLDER.sub(lambda m: self._escape(values[m.group(1)]), s.body_template)
         headers = {"Content-Type": s.content_type}
         if s.auth_header:
             name, _, value = s.auth_header.partition(":")
@@ -39,7 +44,8 @@ class HttpSmsChannel:
         try:
             async with httpx.AsyncClient(timeout=s.timeout_seconds) as client:
                 if s.method == "GET":
-                    resp = await client.get(s.url + ("&" if "?" in s.url else "?") + body)
+                    headers.pop("Content-Type")
+                    resp = await client.get(s.url + ("&" if "?" in s.url else "?") + body, headers=headers)
                 else:
                     resp = await client.post(s.url, content=body.encode(), headers=headers)
         except httpx.HTTPError as exc:
@@ -68,8 +74,11 @@ class SmsRuChannel:
             body = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise DeliveryError(type(exc).__name__) from exc
-        if resp.status_code != 200 or body.get("status") != "OK":
+        if resp.status_code != 200 or not isinstance(body, dict) or body.get("status") != "OK":
             raise DeliveryError("provider refused")
-        sms = (body.get("sms") or {}).get(message.to.lstrip("+")) or {}
-        if sms and sms.get("status") != "OK":
+        per_number = body.get("sms") or {}
+        if not isinstance(per_number, dict):
+            raise DeliveryError("provider answer not understood")
+        sms = per_number.get(message.to.lstrip("+")) or {}
+        if sms and (not isinstance(sms, dict) or sms.get("status") != "OK"):
             raise DeliveryError("provider refused the number")

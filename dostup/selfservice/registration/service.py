@@ -12,6 +12,7 @@ from dostup.core.context import Context
 from dostup.core.errors import CaptchaRequired, Conflict, FormErrors, StepNotAllowed, ValidationFailed
 from dostup.core.masking import mask_destination
 from dostup.credentials.codes import code_error
+from dostup.guards.limits import Rule
 from dostup.identity import repository as accounts
 from dostup.identity.email import parse_email
 from dostup.identity.phone import Phone, parse_phone
@@ -21,7 +22,6 @@ from dostup.selfservice.flows import load_flow, new_flow, transition
 from dostup.selfservice.registration import flow as F
 from dostup.selfservice.registration.flow import RegistrationInput, RegistrationView
 from dostup.selfservice.sending import CodeSender, Destination
-from dostup.guards.limits import Rule
 from dostup.session.service import IssuedSession
 
 
