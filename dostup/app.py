@@ -29,8 +29,10 @@ from dostup.persistence.migrate import migrate
 from dostup.presets import Preset, get_preset
 from dostup.selfservice.deps import FlowDeps
 from dostup.selfservice.login.service import LoginService, PasswordCheck
+from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.registration.service import RegistrationService
 from dostup.selfservice.sending import CodeSender
+from dostup.selfservice.settings.password import PasswordChangeService
 from dostup.session.reader import make_reader
 from dostup.session.service import SessionService
 from dostup.settings import Settings, load_settings
@@ -66,6 +68,8 @@ class Services:
     login: LoginService
     worker: Worker
     hasher: PasswordHasher
+    reauth: ReauthService
+    password_change: PasswordChangeService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_migrations: bool) -> None:
@@ -114,6 +118,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         wake_courier=worker.wake,
     )
     sender = CodeSender(deps)
+    reauth = ReauthService(deps)
     return Services(
         settings=settings,
         preset=preset,
@@ -128,6 +133,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         login=LoginService(deps, [PasswordCheck(hasher)]),
         worker=worker,
         hasher=hasher,
+        reauth=reauth,
+        password_change=PasswordChangeService(deps, reauth),
     )
 
 

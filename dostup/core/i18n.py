@@ -1,7 +1,7 @@
 """The message catalog: every user-visible text by a stable id, Russian first, English second.
 
-Catalogs are gettext ``.po`` files in ``dostup/locale/<lang>/messages.po``, read with Babel at
-start-up.  Message ids are stable dotted names (``registration.title``), so code and tests refer
+Catalogs are gettext ``.po`` files in ``dostup/locale/<lang>/*.po`` (one file per area, merged),
+read with Babel at start-up.  Message ids are stable dotted names (``registration.title``), so code and tests refer
 to meaning, not to wording, and a translator edits only the ``.po`` files.
 """
 
@@ -26,9 +26,12 @@ class Catalog:
     def load(cls, directory: Path = _LOCALE_DIR) -> Catalog:
         messages: dict[str, dict[str, str]] = {}
         for lang in LOCALES:
-            with (directory / lang / "messages.po").open("rb") as fh:
-                po = read_po(fh, locale=lang)
-            messages[lang] = {str(m.id): str(m.string) for m in po if m.id and m.string}
+            table: dict[str, str] = {}
+            for path in sorted((directory / lang).glob("*.po")):
+                with path.open("rb") as fh:
+                    po = read_po(fh, locale=lang)
+                table.update({str(m.id): str(m.string) for m in po if m.id and m.string})
+            messages[lang] = table
         return cls(messages)
 
     def has(self, message_id: str, locale: str = DEFAULT_LOCALE) -> bool:

@@ -76,7 +76,11 @@ class Worker:
         values: dict[str, object]
         try:
             await channel.send(msg)
-        except DeliveryError as exc:
+        except Exception as exc:  # noqa: BLE001 - DeliveryError, or any other failure (a mistyped URL):
+            # either way one attempt is counted, so a message that cannot be sent ends as 'failed'
+            # instead of aborting the batch and coming back unclaimed every CLAIM_SECONDS forever.
+            if not isinstance(exc, DeliveryError):
+                exc = DeliveryError(f"{type(exc).__name__}: {exc}")
             attempts = msg.attempts + 1
             failed = attempts >= self.settings.max_attempts
             values = {

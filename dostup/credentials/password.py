@@ -47,6 +47,10 @@ class PasswordPolicy:
             raise ValidationFailed("password.required", field=field, code="required")
         if len(value.encode("utf-8", "surrogatepass")) > self.settings.max_bytes:
             raise ValidationFailed("password.too_long", field=field, params={"max": self.settings.max_length})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" is valid JSON): argon2 cannot hash it
+            raise ValidationFailed("password.invalid_characters", field=field) from None
         return value
 
     def validate(self, raw: str | None, *, field: str = "password", personal: tuple[str, ...] = ()) -> str:
@@ -63,6 +67,11 @@ class PasswordPolicy:
         letters = _letters_only(folded)
         for name in self.operator_names:
             if folded == name or letters == name or (len(name) >= 4 and name in folded):
+                raise ValidationFailed("password.operator_name", field=field)
+            # Only the name, repeated ("kitkitkit", "kit_2024_kit"): short names are not searched
+            # as substrings (that would refuse "skittles"), so their repetitions are caught here.
+            name_letters = _letters_only(name)
+            if name_letters and letters and letters == name_letters * (len(letters) // len(name_letters)):
                 raise ValidationFailed("password.operator_name", field=field)
         for item in personal:
             item = (item or "").casefold().lstrip("+")

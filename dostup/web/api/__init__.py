@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 
 def build_api_router() -> APIRouter:
-    from dostup.web.api import auth, registration
+    from dostup.web.api import account, auth, history, recovery, registration, settings
 
     router = APIRouter(prefix="/api/v1")
-    router.include_router(auth.router)
-    router.include_router(registration.router)
+    for module in (auth, registration, recovery, account, settings, history):
+        router.include_router(module.router)
     return router

@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from dostup.core.errors import Unauthenticated, ValidationFailed
+from dostup.core.errors import Forbidden, Unauthenticated, ValidationFailed
 from dostup.guards.captcha import ACTIONS
 from dostup.persistence.models import Account
 from dostup.selfservice.login.flow import LoginInput
@@ -50,6 +50,8 @@ async def whoami(request: Request) -> Response:
     rec = await services.sessions.authenticate(token)
     if rec is None:
         raise Unauthenticated()
+    if rec.state != "active":
+        raise Forbidden("session.password_change_required", code="password_change_required")
     body = {
         "account": {
             "id": rec.account_id, "phone": rec.phone, "email": rec.email, "login": rec.login,

@@ -11,9 +11,12 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def build_ui_router() -> APIRouter:
-    from dostup.web.ui import pages
+    from dostup.web.ui import account_pages, history_pages, pages, recovery_pages, settings_pages
 
-    return pages.router
+    router = APIRouter()
+    for module in (pages, account_pages, recovery_pages, settings_pages, history_pages):
+        router.include_router(module.router)
+    return router
 
 
 def mount_static(app: FastAPI) -> None:

@@ -227,7 +227,9 @@ async def logout(request: Request) -> Response:
 
 @router.get("/cabinet")
 async def cabinet(request: Request) -> Response:
-    session = await optional_session(request)
-    if session is None:
-        return redirect("/login")
+    from dostup.web.ui.guard import page_session
+
+    session = await page_session(request)
+    if isinstance(session, Response):
+        return session
     return render(request, "cabinet.html", session=session)
