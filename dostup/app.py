@@ -30,6 +30,7 @@ from dostup.presets import Preset, get_preset
 from dostup.selfservice.deps import FlowDeps
 from dostup.selfservice.login.service import LoginService, PasswordCheck
 from dostup.selfservice.reauth import ReauthService
+from dostup.selfservice.recovery.service import RecoveryService, TemporaryPasswordCheck
 from dostup.selfservice.registration.service import RegistrationService
 from dostup.selfservice.sending import CodeSender
 from dostup.selfservice.settings.password import PasswordChangeService
@@ -70,6 +71,7 @@ class Services:
     hasher: PasswordHasher
     reauth: ReauthService
     password_change: PasswordChangeService
+    recovery: RecoveryService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_migrations: bool) -> None:
@@ -130,11 +132,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         deps=deps,
         sessions=sessions,
         registration=RegistrationService(deps, sender),
-        login=LoginService(deps, [PasswordCheck(hasher)]),
+        login=LoginService(deps, [PasswordCheck(hasher), TemporaryPasswordCheck(deps)]),
         worker=worker,
         hasher=hasher,
         reauth=reauth,
         password_change=PasswordChangeService(deps, reauth),
+        recovery=RecoveryService(deps, sender),
     )
 
 

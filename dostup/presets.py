@@ -28,6 +28,7 @@ class Preset:
     signin_methods: tuple[str, ...] = ("phone", "login")
     captcha_always_on: tuple[str, ...] = ("login",)
     registration_captcha: bool = True
+    recovery_by_email: bool = False
     consent_version: str = "2024-01"
     extras: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +56,7 @@ PRESETS: dict[str, Preset] = {
         agreement_url="/docs/agreement",
         signin_methods=("phone", "login"),
         captcha_always_on=(),
+        recovery_by_email=True,
     ),
     "gosuslugi": Preset(
         name="gosuslugi",
@@ -66,6 +68,7 @@ PRESETS: dict[str, Preset] = {
         agreement_url="/docs/agreement",
         signin_methods=("phone", "login"),
         captcha_always_on=(),
+        recovery_by_email=True,
     ),
     "sber": Preset(
         name="sber",
@@ -77,6 +80,7 @@ PRESETS: dict[str, Preset] = {
         agreement_url="/docs/agreement",
         signin_methods=("phone", "login"),
         captcha_always_on=(),
+        recovery_by_email=True,
     ),
 }
 

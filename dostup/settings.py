@@ -53,6 +53,7 @@ class LimitSettings(BaseModel):
     signin_lock_max_seconds: int = 900
     signin_failure_window_seconds: int = 12 * 3600
     registration_per_ip_per_hour: int = 30
+    recovery_per_ip_per_hour: int = 20
 
 
 class SessionSettings(BaseModel):

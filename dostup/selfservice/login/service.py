@@ -86,6 +86,9 @@ class LoginService:
             if verdict is not None:
                 break
         now = self.d.clock.now()
+        # A lock stops passwords, not the temporary password: recovery works while locked.
+        if locked and verdict is not None and verdict.session_state != ACTIVE:
+            locked = False
         if verdict is None or locked or live is None:
             await self._failed(subject, account, kind, value, ctx, locked)
             raise AuthenticationFailed("login.invalid_credentials" if kind == "phone" else "login.invalid_login_credentials")
