@@ -57,10 +57,14 @@ class Worker:
         claimed: list[OutboxMessage] = []
         until = now + dt.timedelta(seconds=CLAIM_SECONDS)
         async with self._db.write() as s:
-            for mid in ids:
+            # The guard repeats every condition of the read: another worker may have tried (and
+            # rescheduled) the message in between.  Ids in one global order, so two workers' claims
+            # never lock rows in opposite orders (a PostgreSQL deadlock).
+            for mid in sorted(ids):
                 res = await s.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == mid, OutboxMessage.status == "pending")
+                    .where(OutboxMessage.next_attempt_at <= now)
                     .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
                     .values(claimed_until=until)
                 )

@@ -92,8 +92,11 @@ class HttpCaptchaVerifier:
             body = resp.json()
         except (httpx.HTTPError, ValueError):
             return False
+        # Fail closed on anything but a 200 with a JSON object (an error page or a list is no verdict).
+        if resp.status_code != 200 or not isinstance(body, dict):
+            return False
         if self.kind == "recaptcha":
-            return bool(body.get("success")) and body.get("action", action) == action
+            return body.get("success") is True and body.get("action", action) == action
         return bool(body.get("status") == "ok")
 
 
