@@ -94,6 +94,8 @@ class Worker:
                 "status": "failed" if failed else "pending",
                 "next_attempt_at": now + dt.timedelta(seconds=self.backoff(attempts)),
             }
+            if failed and msg.code is not None and not channel.keeps_text:
+                values.update(body="[not delivered]", code=None)  # a dead message keeps no readable code
             log.warning("delivery of %s (%s) failed, attempt %d: %s", msg.id, msg.kind, attempts, exc)
         else:
             values = {"attempts": msg.attempts + 1, "status": "sent", "sent_at": now, "claimed_until": None}
