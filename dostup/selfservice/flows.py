@@ -7,6 +7,7 @@ requests race, one moves the flow and the other sees zero rows and stops (no dou
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,8 +34,11 @@ def new_flow(
     return flow
 
 
+_FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 async def load_flow(db: AsyncSession, flow_id: str | None, *, kind: str, now: dt.datetime) -> Flow:
-    if not flow_id or len(flow_id) > 64:
+    if not flow_id or not _FLOW_ID.fullmatch(flow_id):
         raise NotFound("flow.not_found")
     flow = await db.get(Flow, flow_id)
     if flow is None or flow.kind != kind:

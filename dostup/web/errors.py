@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dostup.core import errors as E
 from dostup.web.deps import get_services, make_context
+from dostup.web.middleware import _TooLarge
 
 log = logging.getLogger("dostup.web")
 
@@ -100,6 +101,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, _TooLarge):
+            # A body over the limit sent without Content-Length trips inside FastAPI's body parsing,
+            # which turns any exception there into a 400: hand it back to BodyLimit, which answers 413.
+            raise exc.__cause__
         message = {404: "error.not_found", 405: "error.method_not_allowed"}.get(exc.status_code, "error.bad_request")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
         return _plain(request, exc.status_code, code, message)

@@ -76,9 +76,12 @@ def render_error(request: Request, status: int, message_id: str, params: dict[st
 async def read_form(request: Request) -> dict[str, str]:
     """The posted form as plain strings, after the CSRF check (ASVS 3.5.1)."""
     from dostup.core.errors import ValidationFailed
+    from dostup.web.middleware import _TooLarge
 
     try:
         form = await request.form(max_files=0, max_fields=50)
+    except _TooLarge:
+        raise  # a body over the limit without Content-Length: BodyLimit answers 413
     except Exception:  # noqa: BLE001 - any malformed body is the client's error
         raise ValidationFailed("error.bad_request", code="bad_request") from None
     values: dict[str, str] = {}
