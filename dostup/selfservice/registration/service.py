@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from dostup.accounts.consents import MARKETING, PERSONAL_DATA, record_consent
@@ -16,7 +17,7 @@ from dostup.guards.limits import Rule
 from dostup.identity import repository as accounts
 from dostup.identity.email import parse_email
 from dostup.identity.phone import Phone, parse_phone
-from dostup.persistence.models import Account
+from dostup.persistence.models import Account, OutboxMessage
 from dostup.selfservice.deps import FlowDeps
 from dostup.selfservice.flows import load_flow, new_flow, transition
 from dostup.selfservice.registration import flow as F
@@ -206,6 +207,13 @@ class RegistrationService:
         )
         s.add(account)
         await s.flush()
+        # The codes went out before the account existed: file them under it for «История уведомлений».
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.account_id.is_(None), OutboxMessage.kind == "registration_code",
+                   OutboxMessage.to == data["to"], OutboxMessage.created_at >= flow.created_at)
+            .values(account_id=account.id)
+        )
         cat, version = self.d.catalog, self.d.preset.consent_version
         record_consent(s, account_id=account.id, kind=PERSONAL_DATA, granted=True, version=version,
                        text=cat.text("consent.personal_data", ctx.locale), ctx=ctx, now=now)

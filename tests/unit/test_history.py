@@ -1,0 +1,56 @@
+"""Device descriptions and masking of event details for the history pages (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dostup.accounts.history import Page, _detail, check_paging, describe_device
+from dostup.core.errors import ValidationFailed
+
+
+@pytest.mark.parametrize(("ua", "expected"), [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+     "Chrome, Windows"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 "
+     "Edg/124.0", "Edge, Windows"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+     "Safari/605.1.15", "Safari, macOS"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "CriOS/124.0 Mobile/15E148 Safari/604.1", "Chrome, iOS"),
+    ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/124.0 YaBrowser/24.4 Mobile Safari/537.36", "Яндекс Браузер, Android"),
+    ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", "Firefox, Linux"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 OPR/109.0",
+     "Opera, Linux"),
+    ("curl/8.5.0", "curl"),
+    ("python-httpx/0.27.0", "python-httpx"),
+    ("", None),
+    (None, None),
+    ("Mozilla/5.0", None),
+    ("<script>alert(1)</script>", None),
+])
+def test_devices_are_described_by_browser_and_system(ua, expected):
+    assert describe_device(ua) == expected
+
+
+def test_event_details_show_only_allowed_fields_and_mask_phones_and_emails():
+    detail = _detail({"identifier": "+79123451823", "destination": "Ivan.Petrov@example.com", "method": "phone",
+                      "password": "hunter2", "code": "123456", "token": "abc", "count": 3})
+    assert detail == {"identifier": "+7 *** ***-18-23", "destination": "I***@example.com", "method": "phone",
+                      "count": "3"}
+    assert _detail({"identifier": "+7 *** ***-18-23"}) == {"identifier": "+7 *** ***-18-23"}
+    assert _detail({"identifier": "8 (912) 345-18-23"})["identifier"].endswith("1823")
+    assert "912" not in _detail({"identifier": "8 (912) 345-18-23"})["identifier"]
+    assert _detail(None) == {}
+
+
+def test_paging_limits():
+    check_paging(1, 1)
+    check_paging(100_000, 100)
+    for page, per_page, field in ((0, 20, "page"), (-1, 20, "page"), (100_001, 20, "page"), (1, 0, "per_page"),
+                                  (1, 101, "per_page")):
+        with pytest.raises(ValidationFailed) as err:
+            check_paging(page, per_page)
+        assert err.value.field == field
+    assert Page([], 1, 20, 0).pages == 1
+    assert Page([], 1, 20, 41).pages == 3
