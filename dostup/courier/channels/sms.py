@@ -7,8 +7,8 @@ for a JSON body, URL-encoded for a form); any 2xx answer counts as accepted.
 from __future__ import annotations
 
 import json
-import ssl
 import re
+import ssl
 from urllib.parse import quote_plus
 
 import httpx

@@ -120,8 +120,11 @@ class RegistrationService:
                             ttl_seconds=F.FLOW_TTL_SECONDS, ip=ctx.ip)
             if taken:
                 # Enumeration-safe: the caller sees the usual next step; the owner is told.
+                owner = await accounts.by_phone(s, phone.e164)
+                if owner is None and email:
+                    owner = await accounts.by_email(s, email)
                 self.d.outbox.enqueue(s, kind="registration_exists", channel=dest.channel, to=dest.to,
-                                      now=now, locale=ctx.locale)
+                                      now=now, locale=ctx.locale, account_id=owner.id if owner else None)
                 code_expires = now
             else:
                 issued = await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
