@@ -11,10 +11,19 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def build_ui_router() -> APIRouter:
-    from dostup.web.ui import account_pages, history_pages, pages, recovery_pages, settings_pages
+    from dostup.web.ui import (
+        account_pages,
+        company_pages,
+        contract_pages,
+        history_pages,
+        pages,
+        recovery_pages,
+        settings_pages,
+    )
 
     router = APIRouter()
-    for module in (pages, account_pages, recovery_pages, settings_pages, history_pages):
+    for module in (pages, account_pages, recovery_pages, settings_pages, history_pages, company_pages,
+                   contract_pages):
         router.include_router(module.router)
     return router
 
