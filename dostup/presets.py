@@ -30,6 +30,11 @@ class Preset:
     registration_captcha: bool = True
     recovery_by_email: bool = False
     consent_version: str = "2024-01"
+    # Company profiles («Список компаний», SPEC §4.6): shown in the cabinet's navigation; with
+    # ``require_company`` registration is complete only once one profile is confirmed (the kit
+    # seed: «Добавление компании для завершения регистрации»).  DOSTUP_REQUIRE_COMPANY overrides it.
+    companies: bool = False
+    require_company: bool = False
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -45,6 +50,8 @@ PRESETS: dict[str, Preset] = {
         segments=(Segment("kit", "segment.kit"), Segment("kit_retail", "segment.kit_retail")),
         signin_methods=("phone", "login"),
         captcha_always_on=("login",),
+        companies=True,
+        require_company=True,
     ),
     "rostelecom": Preset(
         name="rostelecom",
@@ -54,7 +61,7 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("phone", "login"),
+        signin_methods=("phone", "email", "login"),
         captcha_always_on=(),
         recovery_by_email=True,
     ),
@@ -66,7 +73,7 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("phone", "login"),
+        signin_methods=("phone", "email", "snils"),
         captcha_always_on=(),
         recovery_by_email=True,
     ),
@@ -78,7 +85,7 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("phone", "login"),
+        signin_methods=("login", "card"),
         captcha_always_on=(),
         recovery_by_email=True,
     ),

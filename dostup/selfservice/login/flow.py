@@ -8,7 +8,7 @@ from typing import Protocol
 from dostup.core.context import Context
 from dostup.persistence.models import Account
 
-METHODS = ("phone", "login")
+METHODS = ("phone", "login", "email", "snils", "card")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,9 @@ class LoginInput:
     phone: str | None = None
     country: str = "RU"
     login: str | None = None
+    email: str | None = None
+    snils: str | None = None
+    card: str | None = None
     password: str | None = None
     remember: bool = False
     captcha: str | None = None
@@ -28,6 +31,18 @@ class Verdict:
 
     session_state: str
     new_password_hash: str | None = None
+
+
+class IdentifierFinder(Protocol):
+    """One sign-in tab: how its identifier is read from the form and which account it names.
+
+    ``parse`` raises a field error for malformed input (that is no oracle); ``find`` returns
+    None for an unknown identifier, and the caller then pays for a dummy hash all the same.
+    """
+
+    def parse(self, inp: LoginInput) -> str: ...
+
+    async def find(self, value: str) -> Account | None: ...
 
 
 class CredentialCheck(Protocol):

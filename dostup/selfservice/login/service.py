@@ -15,16 +15,36 @@ from __future__ import annotations
 from dostup.accounts.events import record_event
 from dostup.core.context import Context
 from dostup.core.errors import AuthenticationFailed, CaptchaRequired, ValidationFailed
-from dostup.core.masking import mask_phone
+from dostup.core.masking import mask_email, mask_phone
 from dostup.credentials.password import PasswordHasher
 from dostup.guards.limits import Rule
 from dostup.identity import repository as accounts
-from dostup.identity.login import normalize_login
-from dostup.identity.phone import parse_phone
+from dostup.identity.documents import mask_card
 from dostup.persistence.models import Account
 from dostup.selfservice.deps import FlowDeps
-from dostup.selfservice.login.flow import METHODS, CredentialCheck, LoginInput, Verdict
+from dostup.selfservice.login.flow import METHODS, CredentialCheck, IdentifierFinder, LoginInput, Verdict
 from dostup.session.service import ACTIVE, IssuedSession
+
+INVALID_MESSAGE = {
+    "phone": "login.invalid_credentials",
+    "login": "login.invalid_login_credentials",
+    "email": "login.invalid_email_credentials",
+    "snils": "login.invalid_snils_credentials",
+    "card": "login.invalid_card_credentials",
+}
+
+
+def _masked(kind: str, value: str) -> str:
+    """How a tried identifier appears in the security history: never whole where it is personal."""
+    if kind == "phone":
+        return mask_phone(value)
+    if kind == "email":
+        return mask_email(value)
+    if kind == "card":
+        return mask_card(value)
+    if kind == "snils":
+        return "***-***-*** " + value[-2:]
+    return value
 
 
 class PasswordCheck:
@@ -39,24 +59,20 @@ class PasswordCheck:
 
 
 class LoginService:
-    def __init__(self, deps: FlowDeps, checks: list[CredentialCheck]) -> None:
+    def __init__(self, deps: FlowDeps, checks: list[CredentialCheck], finders: dict[str, IdentifierFinder]) -> None:
         self.d = deps
         self.checks = checks
+        self.finders = finders
         lim = deps.settings.limits
         self.per_ip = Rule("signin-ip", lim.signin_per_ip_per_minute, 60)
 
     def _subject(self, inp: LoginInput) -> tuple[str, str]:
-        if inp.method not in METHODS or inp.method not in self.d.preset.signin_methods:
+        if inp.method not in METHODS or inp.method not in self.d.preset.signin_methods or inp.method not in self.finders:
             raise ValidationFailed("login.method_invalid", field="method")
-        if inp.method == "phone":
-            return "phone", parse_phone(inp.phone, inp.country).e164
-        return "login", normalize_login(inp.login)
+        return inp.method, self.finders[inp.method].parse(inp)
 
     async def _find(self, kind: str, value: str) -> Account | None:
-        async with self.d.db.read() as s:
-            if kind == "phone":
-                return await accounts.by_phone(s, value)
-            return await accounts.by_login(s, value)
+        return await self.finders[kind].find(value)
 
     async def captcha_needed(self, method: str, subject: str | None) -> bool:
         if method in self.d.preset.captcha_always_on:
@@ -91,7 +107,7 @@ class LoginService:
             locked = False
         if verdict is None or locked or live is None:
             await self._failed(subject, account, kind, value, ctx, locked)
-            raise AuthenticationFailed("login.invalid_credentials" if kind == "phone" else "login.invalid_login_credentials")
+            raise AuthenticationFailed(INVALID_MESSAGE[kind])
 
         assert live is not None
         async with self.d.db.write() as s:
@@ -116,7 +132,7 @@ class LoginService:
                 steps = failures - lim.signin_lock_after_failures + 1
                 wait = min(lim.signin_lock_max_seconds, steps * lim.signin_lock_step_seconds)
                 await store.put(f"signin-lock:{subject}", 1, wait)
-        shown = mask_phone(value) if kind == "phone" else value
+        shown = _masked(kind, value)
         async with self.d.db.write() as s:
             record_event(s, kind="login", outcome="locked" if locked else "failure", ctx=ctx,
                          now=self.d.clock.now(), account_id=account.id if account else None,

@@ -52,6 +52,9 @@ class LoginIn(_In):
     phone: str | None = None
     country: str = Field(default="RU", max_length=3)
     login: str | None = None
+    email: str | None = None
+    snils: str | None = None
+    card: str | None = None
     password: str | None = None
     remember: bool = False
     captcha: str | None = None

@@ -182,11 +182,14 @@ async def login_submit(request: Request) -> Response:
         phone=form.get("phone"),
         country=form.get("country", "RU")[:3],
         login=form.get("login"),
+        email=form.get("email"),
+        snils=form.get("snils"),
+        card=form.get("card"),
         password=form.get("password"),
         remember=form.get("remember") == "on",
         captcha=form.get("captcha") or None,
     )
-    keep = {k: form.get(k, "") for k in ("phone", "country", "login", "remember")}
+    keep = {k: form.get(k, "") for k in ("phone", "country", "login", "email", "snils", "remember")}
     target = _return_to(request, form.get("return_to"))
     keep["return_to"] = target or ""
     previous, _ = token_from(request, services)
