@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from dostup.persistence.migrate import migrate
 from tests.support import PG_ADMIN_URL, REDIS_URL, ApiSurface, UiSurface, make_settings
 
 BACKENDS = [b for b in os.environ.get("DOSTUP_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
-TABLES = ["sessions", "consents", "codes", "flows", "outbox", "security_events", "counters", "accounts"]
+TABLES = ["contract_links", "contract_registry", "companies", "sessions", "consents", "notification_preferences", "codes", "flows", "outbox", "security_events", "counters", "accounts"]
 
 
 def _run_id() -> str:
@@ -57,10 +59,24 @@ def pg_url() -> Iterator[str]:
     asyncio.run(drop())
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "dostup.db"
+    asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
+    conn = sqlite3.connect(path)
+    try:  # everything into the main file, so that copying that file copies the schema
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.close()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """Settings overrides for one backend, with a clean database and limiter store."""
     if request.param == "sqlite":
+        # A copy of a database migrated once per run: Alembic per test was half the suite's time.
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "dostup.db")
         return {"DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/dostup.db"}
     url = request.getfixturevalue("pg_url")
 
@@ -100,7 +116,7 @@ def settings_overrides() -> dict[str, str]:
 async def services(backend: dict[str, str], settings_overrides: dict[str, str], clock: FrozenClock) -> AsyncIterator[Services]:
     settings = make_settings(**backend, **settings_overrides)
     svc = build_services(settings, clock=clock)
-    await svc.start(run_migrations=True)
+    await svc.start(run_migrations=False)  # both backends arrive migrated (template copy / pg_url)
     try:
         yield svc
     finally:

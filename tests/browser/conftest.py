@@ -1,0 +1,169 @@
+"""Browser fixtures: a real ``dostup serve`` on a free port and headless Debian Chromium via Playwright.
+
+The server is the installed console script in a temporary directory with its own SQLite file, so the
+walk exercises what an operator would run (migrations, uvicorn, the in-process outbox worker).
+Chromium is Debian's ``/usr/bin/chromium`` (``playwright install`` cannot download browsers here);
+without it the browser tests are skipped locally and fail under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("DOSTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+START_TIMEOUT = 60.0
+
+
+def _dostup_script() -> Path:
+    for candidate in (ROOT / ".venv" / "bin" / "dostup", Path(sys.executable).parent / "dostup"):
+        if candidate.exists():
+            return candidate
+    pytest.fail("the dostup console script is not installed (pip install -e . into .venv)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    workdir: Path
+    log: Path
+    proc: subprocess.Popen[bytes] = field(repr=False)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last_error = ""
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"dostup serve exited with {server.proc.returncode}:\n{server.log_tail()}")
+        try:
+            resp = httpx.get(server.url + "/", timeout=2.0)
+            if resp.status_code == 200:
+                return
+            last_error = f"HTTP {resp.status_code}"
+        except httpx.HTTPError as exc:
+            last_error = repr(exc)
+        time.sleep(0.2)
+    pytest.fail(f"dostup serve did not answer within {START_TIMEOUT}s ({last_error}):\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``dostup serve`` as a subprocess with its own database; stopped by its PID afterwards.
+
+    A test module may set ``SERVER_ENV`` (a dict of ``DOSTUP_*`` settings) for its server.
+    """
+    workdir = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOSTUP_")}
+    env.update({
+        "DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/d.db",
+        "DOSTUP_PUBLIC_URL": url,
+        "DOSTUP_CAPTCHA__MAX_NUMBER": "20000",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(getattr(request.module, "SERVER_ENV", {}))
+    log = workdir / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(_dostup_script()), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    srv = Server(url=url, workdir=workdir, log=log, proc=proc)
+    try:
+        _wait_until_up(srv)
+        yield srv
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running while it is open,
+    which would break every asyncio test that pytest runs after this module."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@dataclass
+class Problems:
+    """What the page complained about: uncaught errors and console errors (CSP violations among them)."""
+
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server, problems: Problems) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, locale="ru-RU", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            where = (msg.location or {}).get("url", "")
+            problems.console_errors.append(f"{msg.text} [{where}]" if where else msg.text)
+
+    def on_page_error(exc: Error) -> None:
+        problems.page_errors.append(str(exc))
+
+    pg.on("console", on_console)
+    pg.on("pageerror", on_page_error)
+    try:
+        yield pg
+    finally:
+        context.close()
