@@ -1,0 +1,105 @@
+"""«Личная информация»: Фамилия, Имя, Отчество, and the login name (SPEC §4.4, §3).
+
+Only the three name fields can be written here; identifiers have their own flows (contacts need
+a code, the login must stay unique) and everything else an account holds (role, state, the time
+a contact was confirmed) is never taken from a request, whatever a body carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from dostup.accounts.events import record_event
+from dostup.core.context import Context
+from dostup.core.errors import Conflict, FormErrors, ValidationFailed
+from dostup.identity import repository as accounts
+from dostup.identity.login import normalize_login
+from dostup.identity.names import parse_name
+from dostup.persistence.models import Account
+from dostup.selfservice.deps import FlowDeps
+
+NAME_FIELDS = ("family_name", "given_name", "middle_name")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    family_name: str | None
+    given_name: str | None
+    middle_name: str | None
+    phone: str | None
+    phone_confirmed: bool
+    email: str | None
+    email_confirmed: bool
+    login: str | None
+
+
+def profile_view(account: Account) -> ProfileView:
+    return ProfileView(
+        family_name=account.family_name,
+        given_name=account.given_name,
+        middle_name=account.middle_name,
+        phone=account.phone,
+        phone_confirmed=bool(account.phone and account.phone_verified_at),
+        email=account.email,
+        email_confirmed=bool(account.email and account.email_verified_at),
+        login=account.login,
+    )
+
+
+class ProfileService:
+    def __init__(self, deps: FlowDeps) -> None:
+        self.d = deps
+
+    async def view(self, account_id: str) -> ProfileView:
+        async with self.d.db.read() as s:
+            account = await accounts.by_id(s, account_id)
+        assert account is not None
+        return profile_view(account)
+
+    async def update_names(self, account_id: str, names: Mapping[str, str | None]) -> ProfileView:
+        """Set the names given (an empty value clears one); names not given stay as they are."""
+        values: dict[str, str | None] = {}
+        errors: list[ValidationFailed] = []
+        for name in NAME_FIELDS:
+            if name not in names:
+                continue
+            try:
+                values[name] = parse_name(names[name], field=name)
+            except ValidationFailed as e:
+                errors.append(e)
+        if errors:
+            raise FormErrors(errors)
+        now = self.d.clock.now()
+        async with self.d.db.write() as s:
+            account = await accounts.by_id(s, account_id)
+            assert account is not None
+            for name, value in values.items():
+                setattr(account, name, value)
+            if values:
+                account.updated_at = now
+        return profile_view(account)
+
+    async def set_login(self, account_id: str, raw: str | None, ctx: Context) -> ProfileView:
+        """Set or change the login; the unique constraint settles two accounts racing for one name."""
+        login = normalize_login(raw)
+        taken = Conflict("settings.login_taken", field="login", code="login_taken")
+        now = self.d.clock.now()
+        try:
+            async with self.d.db.write() as s:
+                account = await accounts.by_id(s, account_id)
+                assert account is not None
+                if account.login == login:
+                    return profile_view(account)
+                other = await accounts.by_login(s, login)
+                if other is not None:
+                    raise taken
+                account.login = login
+                account.updated_at = now
+                record_event(s, kind="login_changed", outcome="success", ctx=ctx, now=now, account_id=account_id)
+                await s.flush()
+        except IntegrityError:
+            raise taken from None
+        return profile_view(account)
