@@ -137,7 +137,7 @@ class ApiSurface(Surface):
 
     async def confirm(self, flow_id: str, code: str) -> Result:
         r = _api_result(await self.client.post(f"/api/v1/registration/{flow_id}/code", json={"code": code}))
-        if r.ok:
+        if r.ok and "session" in r.data:  # otherwise the flow moved on to the password step
             self.token = r.data["session"]["token"]
         return r
 

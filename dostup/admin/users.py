@@ -10,6 +10,7 @@ from dostup.core.catalog_errors import describe
 from dostup.core.errors import DostupError
 from dostup.credentials.password import PasswordHasher, PasswordPolicy
 from dostup.identity import repository as accounts
+from dostup.identity.documents import parse_snils
 from dostup.identity.email import parse_email
 from dostup.identity.login import normalize_login
 from dostup.identity.phone import parse_phone
@@ -31,6 +32,7 @@ async def create_user(
     country: str,
     role: str,
     now: dt.datetime,
+    snils: str | None = None,
 ) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -40,6 +42,7 @@ async def create_user(
         e164 = parse_phone(phone, country).e164 if phone else None
         mail = parse_email(email) if email else None
         name = normalize_login(login) if login else None
+        snils_value = parse_snils(snils) if snils else None
         policy = PasswordPolicy(settings.passwords, get_preset(settings.preset).operator_names)
         policy.validate(password, personal=(e164 or "", name or "", mail or ""))
     except DostupError as exc:
@@ -56,11 +59,11 @@ async def create_user(
             account = accounts.new_account(
                 now, phone=e164, phone_verified_at=now if e164 else None, email=mail,
                 email_verified_at=now if mail else None, login=name, password_hash=password_hash,
-                password_changed_at=now, role=role,
+                password_changed_at=now, role=role, snils=snils_value,
             )
             s.add(account)
         return account.id
     except IntegrityError:
-        raise ValueError("phone, email or login is already used by another account") from None
+        raise ValueError("phone, email, login or SNILS is already used by another account") from None
     finally:
         await db.dispose()

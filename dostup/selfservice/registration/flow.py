@@ -1,8 +1,11 @@
-"""Registration as a state machine (SPEC §4.1).
+"""Registration as a state machine (SPEC §4.1, §2).
 
-``code_sent`` → (right code) → ``completed``.  The account is created only on the transition to
-``completed``, so an unconfirmed registration never holds a phone number hostage, and the unique
-constraint on ``accounts.phone`` decides the race between parallel registrations of one phone.
+``code_sent`` → (right code) → ``completed`` where the password came with the form (kit), or
+``code_sent`` → ``password_needed`` → ``completed`` where it is asked after the code (rostelecom,
+gosuslugi, sber).  The account is created only on the transition to ``completed``, so an
+unconfirmed registration never holds a phone number hostage, and the unique constraints on the
+identifiers decide races between parallel registrations of one phone.  A password before the
+code is a skipped step and is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 KIND = "registration"
 CODE_SENT = "code_sent"
+PASSWORD_NEEDED = "password_needed"  # noqa: S105 - a state name
 COMPLETED = "completed"
 FLOW_TTL_SECONDS = 3600
 CODE_PURPOSE = "registration"
@@ -28,6 +32,12 @@ class RegistrationInput:
     consent_personal_data: bool = False
     consent_marketing: bool = False
     captcha: str | None = None
+    family_name: str | None = None
+    given_name: str | None = None
+    middle_name: str | None = None
+    region: str | None = None
+    contact: str | None = None  # rostelecom: «Email или номер мобильного»
+    card: str | None = None  # sber
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +51,18 @@ class RegistrationView:
     code_expires_at: dt.datetime | None
     resend_after_seconds: int
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a valid registration form decided: the account-to-be and where the code goes."""
+
+    channel: str
+    to: str
+    phone: str | None
+    email: str | None
+    password: str | None  # None: asked after the code
+    profile: dict[str, str | None]
+    segment: str | None = None
+    card: str | None = None  # sber: the card proven by the code to its owner's phone
+    confirm_email_by_link: bool = False
