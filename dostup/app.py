@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from dostup.accounts.companies import erase_companies
+from dostup.accounts.contracts import erase_links, make_registry
 from dostup.core.clock import Clock, SystemClock
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
@@ -27,13 +29,21 @@ from dostup.guards.store import CounterStore, RedisCounterStore, SqlCounterStore
 from dostup.persistence.db import Database
 from dostup.persistence.migrate import migrate
 from dostup.presets import Preset, get_preset
+from dostup.selfservice.companies import CompanyService
+from dostup.selfservice.contracts import CardFinder, ContractService
+from dostup.selfservice.deletion import DeletionService
 from dostup.selfservice.deps import FlowDeps
+from dostup.selfservice.login.finders import default_finders
 from dostup.selfservice.login.service import LoginService, PasswordCheck
 from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.recovery.service import RecoveryService, TemporaryPasswordCheck
+from dostup.selfservice.registration.forms import RegistrationForms
 from dostup.selfservice.registration.service import RegistrationService
 from dostup.selfservice.sending import CodeSender
+from dostup.selfservice.settings.contacts import ContactService, erase_settings
+from dostup.selfservice.settings.notifications import NotificationSettingsService
 from dostup.selfservice.settings.password import PasswordChangeService
+from dostup.selfservice.settings.profile import ProfileService
 from dostup.session.reader import make_reader
 from dostup.session.service import SessionService
 from dostup.settings import Settings, load_settings
@@ -72,6 +82,12 @@ class Services:
     reauth: ReauthService
     password_change: PasswordChangeService
     recovery: RecoveryService
+    deletion: DeletionService
+    profile: ProfileService
+    contacts: ContactService
+    notification_settings: NotificationSettingsService
+    companies: CompanyService
+    contracts: ContractService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_migrations: bool) -> None:
@@ -120,6 +136,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         wake_courier=worker.wake,
     )
     sender = CodeSender(deps)
+    contracts = ContractService(deps, sender, make_registry(settings.contracts, db, keyring))
     reauth = ReauthService(deps)
     return Services(
         settings=settings,
@@ -131,13 +148,21 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         store=store,
         deps=deps,
         sessions=sessions,
-        registration=RegistrationService(deps, sender),
-        login=LoginService(deps, [PasswordCheck(hasher), TemporaryPasswordCheck(deps)]),
+        registration=RegistrationService(deps, sender, RegistrationForms(deps, card_owner=contracts.card_owner),
+                                         card_linker=contracts.link_registered_card),
+        login=LoginService(deps, [PasswordCheck(hasher), TemporaryPasswordCheck(deps)],
+                           {**default_finders(db), "card": CardFinder(db, keyring)}),
         worker=worker,
         hasher=hasher,
         reauth=reauth,
         password_change=PasswordChangeService(deps, reauth),
         recovery=RecoveryService(deps, sender),
+        deletion=DeletionService(deps, reauth, erasers=[erase_settings, erase_companies, erase_links]),
+        profile=ProfileService(deps),
+        contacts=ContactService(deps, sender, reauth),
+        notification_settings=NotificationSettingsService(deps),
+        companies=CompanyService(deps, sender),
+        contracts=contracts,
     )
 
 

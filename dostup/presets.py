@@ -29,12 +29,17 @@ class Preset:
     captcha_always_on: tuple[str, ...] = ("login",)
     registration_captcha: bool = True
     recovery_by_email: bool = False
+    registration: str = "kit"  # which form: kit, rostelecom, gosuslugi, sber
     consent_version: str = "2024-01"
     # Company profiles («Список компаний», SPEC §4.6): shown in the cabinet's navigation; with
     # ``require_company`` registration is complete only once one profile is confirmed (the kit
     # seed: «Добавление компании для завершения регистрации»).  DOSTUP_REQUIRE_COMPANY overrides it.
     companies: bool = False
     require_company: bool = False
+    # Linked contracts («Лицевые счета», SPEC §4.7): in the signed-in navigation; ``prominent`` also
+    # puts «Привязать лицевой счёт» on the cabinet page (the Rostelecom seed's first step).
+    contracts: bool = False
+    contracts_prominent: bool = False
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,6 +69,9 @@ PRESETS: dict[str, Preset] = {
         signin_methods=("phone", "email", "login"),
         captcha_always_on=(),
         recovery_by_email=True,
+        registration="rostelecom",
+        contracts=True,
+        contracts_prominent=True,
     ),
     "gosuslugi": Preset(
         name="gosuslugi",
@@ -76,6 +84,7 @@ PRESETS: dict[str, Preset] = {
         signin_methods=("phone", "email", "snils"),
         captcha_always_on=(),
         recovery_by_email=True,
+        registration="gosuslugi",
     ),
     "sber": Preset(
         name="sber",
@@ -88,6 +97,8 @@ PRESETS: dict[str, Preset] = {
         signin_methods=("login", "card"),
         captcha_always_on=(),
         recovery_by_email=True,
+        registration="sber",
+        contracts=True,
     ),
 }
 

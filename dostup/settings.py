@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -106,6 +106,30 @@ class CourierSettings(BaseModel):
     operator_email: str = ""
 
 
+class ContractSettings(BaseModel):
+    """Linked contracts (SPEC §4.7): where the company's registry lives and how hard guessing is.
+
+    ``registry = "table"`` reads the built-in table (``dostup admin import-contracts``);
+    ``"http"`` asks the billing system at ``url`` (see ``dostup.accounts.contracts.HttpRegistry``
+    for the request and answer).  ``auth_header`` is sent as is (``Authorization: Bearer …``).
+    """
+
+    registry: Literal["table", "http"] = "table"
+    url: str = ""
+    timeout_seconds: float = 5.0
+    auth_header: str = ""
+    guesses_per_account_per_hour: int = 10
+    guesses_per_ip_per_hour: int = 30
+    secret_tries_per_number_per_hour: int = 10
+    flow_ttl_seconds: int = 900
+
+    @model_validator(mode="after")
+    def _url_for_http(self) -> ContractSettings:
+        if self.registry == "http" and not self.url.startswith(("http://", "https://")):
+            raise ValueError("registry 'http' needs DOSTUP_CONTRACTS__URL (an http:// or https:// URL)")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOSTUP_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -122,6 +146,7 @@ class Settings(BaseSettings):
     enumeration_safe: bool = False
     max_body_bytes: int = 64 * 1024
     forwarded_allow_ips: str = "127.0.0.1"
+    require_company: bool | None = None  # None: the preset decides (kit: a confirmed company completes registration)
 
     passwords: PasswordSettings = PasswordSettings()
     codes: CodeSettings = CodeSettings()
@@ -131,6 +156,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     courier: CourierSettings = CourierSettings()
+    contracts: ContractSettings = ContractSettings()
 
     @field_validator("public_url")
     @classmethod

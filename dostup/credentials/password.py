@@ -2,13 +2,18 @@
 
 Hashing runs in a dedicated thread pool sized to the cores: argon2-cffi releases the GIL, so one
 server process uses every core for hashing while its event loop keeps answering other requests.
+The hashing threads run at a lower scheduling priority (nice +3) than the event loop: a sign-in
+storm then takes the cores the loop leaves idle rather than sharing them evenly with it, so cheap
+requests (whoami) keep their latency during the storm.  Hashing still gets every idle cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import re
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -82,6 +87,17 @@ class PasswordPolicy:
         return normalized
 
 
+HASH_THREAD_NICE = 3
+
+
+def _lower_priority() -> None:
+    """Runs in each hashing thread: on Linux a thread's nice value is its own (PRIO_PROCESS + TID)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: hashing works the same, unprioritised
+        pass
+
+
 class PasswordHasher:
     def __init__(self, settings: PasswordSettings) -> None:
         self._argon = _Argon2(
@@ -90,7 +106,8 @@ class PasswordHasher:
             parallelism=settings.argon2_parallelism,
             type=Type.ID,
         )
-        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.hash_threads), thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.hash_threads), thread_name_prefix="argon2",
+                                        initializer=_lower_priority)
         self._dummy = self._argon.hash("dostup-dummy-password-for-equal-timing")
 
     async def hash(self, password: str) -> str:

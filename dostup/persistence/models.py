@@ -48,10 +48,14 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    snils: Mapped[str | None] = mapped_column(String(11), unique=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     given_name: Mapped[str | None] = mapped_column(String(100))
     family_name: Mapped[str | None] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -66,7 +70,7 @@ class Flow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    account_id: Mapped[str | None] = mapped_column(String(32))
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
     return_to: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -125,6 +129,22 @@ class Consent(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     channel: Mapped[str] = mapped_column(String(8))
+
+
+class NotificationPreference(Base):
+    """Whether the account wants one kind of message on one channel («Настройка уведомлений»).
+
+    A missing row means the kind's default.  Marketing rows say which channels the user chose;
+    whether marketing may be sent at all is the latest marketing :class:`Consent`.
+    """
+
+    __tablename__ = "notification_preferences"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class OutboxMessage(Base):

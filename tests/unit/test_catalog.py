@@ -9,7 +9,7 @@ from dostup.core.i18n import Catalog
 
 ROOT = Path(__file__).resolve().parents[2] / "dostup"
 _TEMPLATE_ID = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
-_CODE_ID = re.compile(r"""["']((?:error|login|password|phone|email|code|captcha|consent|registration|recovery|flow|reauth|session|segment|password_change|settings|history|contacts|notifications)\.[a-z0-9_.]+)["']""")
+_CODE_ID = re.compile(r"""["']((?:error|login|password|phone|email|code|captcha|consent|registration|recovery|flow|reauth|session|segment|password_change|settings|history|contacts|notifications|company|companies|contracts|card)\.[a-z0-9_.]+)["']""")
 
 
 def test_russian_and_english_have_the_same_ids():

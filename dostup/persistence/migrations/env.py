@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from dostup.persistence import models_companies, models_contracts  # noqa: F401 - register their tables
 from dostup.persistence.models import Base
 
 target_metadata = Base.metadata

@@ -6,7 +6,10 @@ which plugs in its own finder.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from dostup.identity import repository as accounts
+from dostup.identity.documents import parse_snils
 from dostup.identity.email import parse_email
 from dostup.identity.login import normalize_login
 from dostup.identity.phone import parse_phone
@@ -51,5 +54,19 @@ class EmailFinder:
             return await accounts.by_email(s, value)
 
 
+class SnilsFinder:
+    """Sign-in by SNILS, once the account has one (gosuslugi)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def parse(self, inp: LoginInput) -> str:
+        return parse_snils(inp.snils)
+
+    async def find(self, value: str) -> Account | None:
+        async with self._db.read() as s:
+            return (await s.execute(select(Account).where(Account.snils == value))).scalar_one_or_none()
+
+
 def default_finders(db: Database) -> dict[str, IdentifierFinder]:
-    return {"phone": PhoneFinder(db), "login": LoginFinder(db), "email": EmailFinder(db)}
+    return {"phone": PhoneFinder(db), "login": LoginFinder(db), "email": EmailFinder(db), "snils": SnilsFinder(db)}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from dostup.session.reader import SessionRecord
 from dostup.web.api.schemas import ErrorBody, SessionOut
-from dostup.web.api.schemas_account import PasswordChangeIn, ReauthIn
+from dostup.web.api.schemas_account import DeleteAccountIn, PasswordChangeIn, ReauthIn
 from dostup.web.deps import ServicesDep, api_same_origin, make_context, require_session
 
 router = APIRouter(tags=["account"], dependencies=[Depends(api_same_origin)],
@@ -36,3 +37,14 @@ async def reauthenticate(body: ReauthIn, request: Request, services: ServicesDep
         raise Forbidden("session.password_change_required", code="password_change_required")
     issued = await services.reauth.confirm(rec, body.password, make_context(request, "api"))
     return SessionOut(token=issued.token, expires_at=issued.expires_at, state="active")
+
+
+@router.delete("/account", status_code=204)
+async def delete_account(body: DeleteAccountIn, request: Request, services: ServicesDep, rec: AnySessionDep) -> Response:
+    """Erase the account after a recent re-authentication (POST /api/v1/reauth first)."""
+    if rec.state != "active":
+        from dostup.core.errors import Forbidden
+
+        raise Forbidden("session.password_change_required", code="password_change_required")
+    await services.deletion.delete(rec, body.confirm, make_context(request, "api"))
+    return Response(status_code=204)

@@ -31,6 +31,21 @@ class RegistrationIn(_In):
     consent_personal_data: bool = False
     consent_marketing: bool = False
     captcha: str | None = None
+    family_name: str | None = None
+    given_name: str | None = None
+    middle_name: str | None = None
+    region: str | None = Field(default=None, max_length=100)
+    contact: str | None = None
+    card: str | None = None
+
+
+class PasswordIn(_In):
+    password: str | None = None
+    password_repeat: str | None = None
+
+
+class EmailLinkIn(_In):
+    token: str | None = Field(default=None, max_length=128)
 
 
 class RegistrationFlowOut(BaseModel):

@@ -13,3 +13,7 @@ class PasswordChangeIn(_In):
 
 class ReauthIn(_In):
     password: str | None = None
+
+
+class DeleteAccountIn(_In):
+    confirm: bool = False

@@ -12,9 +12,9 @@ from dostup.core.urls import safe_return_to
 from dostup.session.reader import SessionRecord
 from dostup.web.deps import get_services, make_context, services_csrf
 from dostup.web.errors import status_for
-from dostup.web.ui.guard import page_session
+from dostup.web.ui.guard import needs_reauth, page_session
 from dostup.web.ui.pages import _error_headers, _form_errors
-from dostup.web.ui.render import read_form, redirect, render, set_session_cookie
+from dostup.web.ui.render import clear_session_cookie, read_form, redirect, render, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,4 +76,33 @@ async def reauth_submit(request: Request) -> Response:
                       **_form_errors(request, exc))
     response = redirect(target)
     set_session_cookie(response, request, issued.token, issued.remember, issued.expires_at)
+    return response
+
+
+@router.get("/settings/delete")
+async def delete_form(request: Request) -> Response:
+    rec = await page_session(request)
+    if not isinstance(rec, SessionRecord):
+        return rec
+    again = needs_reauth(request, rec)
+    return again or render(request, "account_delete.html", session=rec)
+
+
+@router.post("/settings/delete")
+async def delete_submit(request: Request) -> Response:
+    form = await read_form(request)
+    rec = await page_session(request)
+    if not isinstance(rec, SessionRecord):
+        return rec
+    again = needs_reauth(request, rec)
+    if again:
+        return again
+    services = get_services(request)
+    try:
+        await services.deletion.delete(rec, form.get("confirm") == "on", make_context(request, "ui"))
+    except E.ValidationFailed as exc:
+        return render(request, "account_delete.html", status=status_for(exc), session=rec,
+                      **_form_errors(request, exc))
+    response = render(request, "account_deleted.html", session=None)
+    clear_session_cookie(response, request)
     return response

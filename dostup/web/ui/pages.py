@@ -12,6 +12,7 @@ from dostup.core.i18n import LOCALES
 from dostup.core.urls import safe_return_to
 from dostup.selfservice.login.flow import LoginInput
 from dostup.selfservice.registration.flow import RegistrationInput
+from dostup.selfservice.registration.service import Completed
 from dostup.web.deps import LANG_COOKIE, get_services, make_context, optional_session, services_csrf, token_from
 from dostup.web.errors import status_for
 from dostup.web.ui.render import (
@@ -63,7 +64,11 @@ async def set_language(request: Request) -> Response:
 # -- registration ----------------------------------------------------------------------------
 
 def _registration_page(request: Request, values: dict[str, str], status: int = 200, **extra: Any) -> Response:
-    return render(request, "registration.html", status=status, values=values, session=None, **extra)
+    from dostup.identity.regions import REGIONS
+
+    variant = get_services(request).preset.registration
+    template = "registration.html" if variant == "kit" else f"registration_{variant}.html"
+    return render(request, template, status=status, values=values, session=None, regions=REGIONS, **extra)
 
 
 @router.get("/registration")
@@ -87,8 +92,15 @@ async def registration_submit(request: Request) -> Response:
         consent_personal_data=form.get("consent_personal_data") == "on",
         consent_marketing=form.get("consent_marketing") == "on",
         captcha=form.get("captcha") or None,
+        family_name=form.get("family_name"),
+        given_name=form.get("given_name"),
+        middle_name=form.get("middle_name"),
+        region=form.get("region"),
+        contact=form.get("contact"),
+        card=form.get("card"),
     )
-    keep = {k: form.get(k, "") for k in ("phone", "country", "email", "segment")}
+    keep = {k: form.get(k, "") for k in ("phone", "country", "email", "segment", "family_name", "given_name",
+                                         "middle_name", "region", "contact")}
     keep["consent_personal_data"] = form.get("consent_personal_data", "")
     keep["consent_marketing"] = form.get("consent_marketing", "")
     try:
@@ -119,16 +131,64 @@ async def registration_code_submit(request: Request) -> Response:
     services = get_services(request)
     flow_id = form.get("flow", "")
     try:
-        _account, session = await services.registration.submit_code(
-            flow_id, form.get("code"), make_context(request, "ui")
-        )
+        result = await services.registration.submit_code(flow_id, form.get("code"), make_context(request, "ui"))
     except (E.ValidationFailed, E.Conflict, E.RateLimited, E.StepNotAllowed) as exc:
         view = await services.registration.view(flow_id)
         return _code_page(request, view, status=status_for(exc), headers=_error_headers(exc),
                           **_form_errors(request, exc))
-    response = redirect("/cabinet")
-    set_session_cookie(response, request, session.token, session.remember, session.expires_at)
+    if isinstance(result, Completed):
+        return _registered(request, result)
+    return redirect(f"/registration/password?flow={result.flow_id}")
+
+
+def _registered(request: Request, done: Completed) -> Response:
+    services = get_services(request)
+    if services.preset.registration == "rostelecom":
+        # The seed: «Если всё прошло успешно, Вы увидите на экране такую надпись. Кликайте «Войти».»
+        response: Response = render(request, "registration_done.html", session=None)
+    else:
+        # kit: registration continues with «Добавление компании для завершения регистрации»
+        response = redirect("/companies/new" if services.companies.required else "/cabinet")
+    set_session_cookie(response, request, done.session.token, done.session.remember, done.session.expires_at)
     return response
+
+
+def _password_page(request: Request, flow_id: str, status: int = 200, **extra: Any) -> Response:
+    return render(request, "registration_password.html", status=status, flow_id=flow_id, session=None, **extra)
+
+
+@router.get("/registration/password")
+async def registration_password_form(request: Request, flow: str = "") -> Response:
+    view = await get_services(request).registration.view(flow)
+    if view.state != "password_needed":
+        return redirect(f"/registration/code?flow={view.flow_id}" if view.state == "code_sent" else "/cabinet")
+    return _password_page(request, view.flow_id)
+
+
+@router.post("/registration/password")
+async def registration_password_submit(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    flow_id = form.get("flow", "")
+    try:
+        done = await services.registration.set_password(flow_id, form.get("password"), form.get("password_repeat"),
+                                                        make_context(request, "ui"))
+    except (E.ValidationFailed, E.FormErrors, E.Conflict, E.StepNotAllowed) as exc:
+        return _password_page(request, flow_id, status=status_for(exc), **_form_errors(request, exc))
+    return _registered(request, done)
+
+
+@router.get("/verify-email")
+async def verify_email_form(request: Request, token: str = "") -> Response:
+    return render(request, "verify_email.html", token=token[:128], session=await optional_session(request))
+
+
+@router.post("/verify-email")
+async def verify_email_submit(request: Request) -> Response:
+    form = await read_form(request)
+    services = get_services(request)
+    await services.registration.confirm_email(form.get("token"), make_context(request, "ui"))
+    return render(request, "verify_email.html", token="", confirmed=True, session=await optional_session(request))
 
 
 @router.post("/registration/resend")
@@ -235,4 +295,7 @@ async def cabinet(request: Request) -> Response:
     session = await page_session(request)
     if isinstance(session, Response):
         return session
+    step = await get_services(request).companies.onboarding_step(session.account_id)
+    if step is not None:  # registration is not complete before a company is confirmed
+        return redirect("/companies/new" if step == "add" else "/companies")
     return render(request, "cabinet.html", session=session)
