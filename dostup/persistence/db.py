@@ -200,7 +200,7 @@ class LoopSqliteConnection:
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._conn.isolation_level = value
+        self._conn.isolation_level = value  # type: ignore[assignment]  # sqlite3 checks the value itself
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
