@@ -1,0 +1,138 @@
+"""sber: registration and sign-in by card number in headless Chromium, by the Russian labels.
+
+The operator seeds the card registry with ``dostup admin import-contracts`` before starting
+``dostup serve`` with ``DOSTUP_PRESET=sber`` (the same working directory, so the same development
+secret key).  The customer types «Номер карты», gets the code on the phone on file (the page does
+not show the number), sets a password, lands in the cabinet, signs out and signs in again on the
+«По номеру карты» tab.  The whole card number never shows in the cabinet's HTML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Problems, Server, _dostup_script, _free_port, _wait_until_up
+from tests.browser.test_walk import _assert_page_was_quiet, _latest_code, _shots_dir, _solve_captcha
+
+pytestmark = pytest.mark.browser
+
+CARD = "4276380012345679"
+CARD_TYPED = "4276 3800 1234 5679"
+OWNER = "+79165550000"
+PASSWORD = "Maple-Compass-3148"
+REGISTRY = (
+    "number,kind,phone,secret\n"
+    f"{CARD},card,{OWNER},\n"
+)
+
+
+def _env(workdir: Path, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOSTUP_")}
+    env.update({
+        "DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/d.db",
+        "DOSTUP_PUBLIC_URL": url,
+        "DOSTUP_PRESET": "sber",
+        "DOSTUP_CAPTCHA__MAX_NUMBER": "20000",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _cli(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(_dostup_script()), *args], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The sber cabinet with one card in the registry; stopped by its PID afterwards."""
+    workdir = tmp_path_factory.mktemp("serve-sber")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _env(workdir, url)
+    (workdir / "registry.csv").write_text(REGISTRY, encoding="utf-8")
+    imported = _cli(workdir, env, "admin", "import-contracts", "registry.csv")
+    assert imported.returncode == 0, imported
+    assert "imported 1 (new 1, updated 0)" in imported.stdout, imported
+    log = workdir / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(_dostup_script()), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    srv = Server(url=url, workdir=workdir, log=log, proc=proc)
+    try:
+        _wait_until_up(srv)
+        yield srv
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _expect_cabinet(page: Page, server: Server) -> None:
+    expect(page).to_have_url(f"{server.url}/cabinet")
+    expect(page.get_by_role("main").get_by_role("heading", name="Личный кабинет")).to_be_visible()
+    html = page.content()
+    assert CARD not in html, "the whole card number is in the cabinet's HTML"
+    assert CARD_TYPED not in html, "the whole card number is in the cabinet's HTML"
+
+
+def test_register_by_card_sign_out_and_sign_in(
+    page: Page, server: Server, problems: Problems, tmp_path: Path
+) -> None:
+    shots = _shots_dir(tmp_path)
+
+    # -- registration by card -------------------------------------------------------------------
+    page.goto("/registration")
+    expect(page.get_by_role("heading", name="Регистрация по номеру карты")).to_be_visible()
+    page.get_by_label("Номер карты").fill(CARD_TYPED)
+    consent = page.get_by_role("checkbox", name=re.compile("согласие на обработку своих персональных данных"))
+    consent.check()
+    expect(consent).to_be_checked()
+    _solve_captcha(page, problems)
+    page.screenshot(path=str(shots / "dostup-sber-registration.png"), full_page=True)
+    page.get_by_role("button", name="Продолжить").click()
+
+    # -- the code goes to the phone on file, which the page does not show ----------------------
+    expect(page).to_have_url(re.compile(r"/registration/code\?flow="))
+    expect(page.get_by_text("Код отправлен SMS на номер телефона, указанный в договоре.")).to_be_visible()
+    main = page.get_by_role("main")
+    expect(main).not_to_contain_text("5550000")
+    expect(main).not_to_contain_text("555-00-00")
+    page.get_by_label("Код подтверждения").fill(_latest_code(page, OWNER, "registration_code"))
+    page.get_by_role("button", name="Продолжить").click()
+
+    # -- password -------------------------------------------------------------------------------
+    expect(page.get_by_role("heading", name="Придумайте пароль")).to_be_visible()
+    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
+    page.get_by_label("Повторите пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Продолжить").click()
+    _expect_cabinet(page, server)
+    page.screenshot(path=str(shots / "dostup-sber-cabinet.png"), full_page=True)
+
+    # -- sign out -------------------------------------------------------------------------------
+    page.get_by_role("main").get_by_role("button", name="Выйти").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(server.url)}/login(\?.*)?$"))
+    expect(page.get_by_role("heading", name="Вход")).to_be_visible()
+
+    # -- sign in by card and password -----------------------------------------------------------
+    page.get_by_role("link", name="По номеру карты").click()
+    expect(page.get_by_role("link", name="По номеру карты")).to_have_attribute("aria-current", "page")
+    page.get_by_label("Номер карты").fill(CARD_TYPED)
+    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Вход", exact=True).click()
+    _expect_cabinet(page, server)
+
+    _assert_page_was_quiet(problems)
