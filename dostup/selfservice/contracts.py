@@ -371,7 +371,7 @@ class ContractService:
         to another cabinet stops the registration with the seed's conflict message.
         """
         key = number_key(self.d.keyring, "card", card)
-        result = await self._insert(s, account_id, key, "card", display_number("card", card), "registration",
+        result = await self._insert(s, account_id, key, "card", display_number("card", card), "sms",
                                     ctx, now)
         if isinstance(result, Conflict):
             raise result
