@@ -225,3 +225,22 @@ async def test_recovery_needs_a_captcha(surface, services):
     assert status == 422
     async with services.db.read() as s:
         assert not (await s.execute(select(OutboxMessage))).scalars().all()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_PRESET": "rostelecom"}])
+async def test_recovery_by_email_where_the_preset_allows_it(surface, services):
+    await _user(services, None, "anna@example.com")
+    status, text, body = await _request(surface, email="Anna@Example.com")
+    assert status == 200
+    msg = [m for m in await outbox(surface.client) if m["kind"] == "recovery_password"][0]
+    assert msg["channel"] == "email" and msg["to"] == "anna@example.com"
+    if surface.name == "api":
+        assert body["channel"] == "email" and body["valid_minutes"] == 60
+    bad = await _request(surface, email="anna@example")
+    assert bad[0] == 422
+
+
+async def test_kit_recovers_by_phone_only(client_factory, services):
+    api = ApiSurface(client_factory())
+    status, _, body = await _request(api, email="someone@example.com")
+    assert status == 422 and body["error"]["field"] == "phone"
