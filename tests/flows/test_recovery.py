@@ -244,3 +244,34 @@ async def test_kit_recovers_by_phone_only(client_factory, services):
     api = ApiSurface(client_factory())
     status, _, body = await _request(api, email="someone@example.com")
     assert status == 422 and body["error"]["field"] == "phone"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings_overrides", [{
+    "DOSTUP_ENUMERATION_SAFE": "true", "DOSTUP_CODES__RESEND_COOLDOWN_SECONDS": "0",
+    "DOSTUP_CODES__PER_DESTINATION_PER_HOUR": "100000", "DOSTUP_CODES__PER_DESTINATION_PER_DAY": "100000",
+    "DOSTUP_CODES__PER_IP_PER_HOUR": "100000", "DOSTUP_LIMITS__RECOVERY_PER_IP_PER_HOUR": "100000",
+    "DOSTUP_CAPTCHA__PROVIDER": "none",
+}])
+async def test_enumeration_safe_recovery_takes_the_same_time_for_known_and_unknown(client_factory, services, backend):
+    import statistics
+    import time
+
+    if "DOSTUP_REDIS_URL" in backend:
+        pytest.skip("timing is measured once, on the embedded backend")
+    known, unknown = phone_e164(110), phone_e164(111)
+    await _user(services, known)
+    api = ApiSurface(client_factory())
+    times: dict[str, list[float]] = {"known": [], "unknown": []}
+    bodies = set()
+    for i in range(61):
+        for name in (("known", "unknown") if i % 2 else ("unknown", "known")):
+            start = time.perf_counter()
+            resp = await api.client.post("/api/v1/recovery", json={"phone": known if name == "known" else unknown,
+                                                                   "captcha": "off"})
+            times[name].append(time.perf_counter() - start)
+            assert resp.status_code == 200
+            bodies.add(resp.text)
+    assert len(bodies) == 1
+    k, u = statistics.median(times["known"][5:]), statistics.median(times["unknown"][5:])
+    assert abs(k - u) / k < 0.25, (k, u)

@@ -32,17 +32,17 @@ class RecoveryService:
         self.sender = sender
         self.per_ip = Rule("recover-ip", deps.settings.limits.recovery_per_ip_per_hour, 3600)
 
-    async def _find(self, inp: RecoveryInput) -> tuple[str, Account | None]:
+    async def _find(self, inp: RecoveryInput) -> tuple[str, str, Account | None]:
         if inp.email and self.d.preset.recovery_by_email and not inp.phone:
             email = parse_email(inp.email)
             async with self.d.db.read() as s:
-                return "email", await accounts.by_email(s, email)
+                return "email", email, await accounts.by_email(s, email)
         phone = parse_phone(inp.phone, inp.country)
         async with self.d.db.read() as s:
-            return "phone", await accounts.by_phone(s, phone.e164)
+            return "phone", phone.e164, await accounts.by_phone(s, phone.e164)
 
     async def request(self, inp: RecoveryInput, ctx: Context) -> RecoveryResult:
-        kind, account = await self._find(inp)
+        kind, typed, account = await self._find(inp)
         if not inp.captcha:
             raise CaptchaRequired()
         if not await self.d.captcha.verify(inp.captcha, "recover", ctx.ip):
@@ -53,7 +53,10 @@ class RecoveryService:
         dest = notice_destination(live, self.d.settings.codes.sms_countries) if live else None
         now = self.d.clock.now()
         if dest is None:
-            # Same work as the sending path (a write), so the answer time does not tell either.
+            if safe:
+                # The same work as the sending path: the typed destination's send limits are
+                # counted too, so neither the answer, its time nor a limit tells known from unknown.
+                await self.sender.reserve(Destination("sms" if kind == "phone" else "email", typed), ctx)
             async with self.d.db.write() as s:
                 record_event(s, kind="recovery_requested", outcome="unknown" if live is None else "no_channel",
                              ctx=ctx, now=now, account_id=live.id if live else None)
