@@ -80,3 +80,28 @@ async def test_limited_session_cannot_delete(client_factory, services):
     temp = await last_code(api.client, phone, "recovery_password")
     assert (await api.login(method="phone", phone=phone, password=temp)).ok
     assert await _delete(api) == 403
+
+
+async def test_deleting_an_account_unlinks_its_contracts_and_removes_its_companies(client_factory, services):
+    from sqlalchemy import func
+
+    from dostup.persistence.models_companies import Company
+    from dostup.persistence.models_contracts import ContractLink
+    from tests.flows.contracts_support import CONTRACT, ok, seed_default, signed_in
+
+    await seed_default(services)
+    first = await signed_in(ApiSurface(client_factory()), services, 610)
+    ok(await first.link("contract", CONTRACT, "secret", "1520.40"))
+    assert first.s.token
+    headers = {"Authorization": f"Bearer {first.s.token}"}
+    client = first.s.client
+    added = await client.post("/api/v1/companies", headers=headers, json={
+        "kind": "individual", "name": "Иванов Иван", "email": "ivan@example.com"})
+    assert added.status_code in (200, 201), added.text
+    resp = await client.request("DELETE", "/api/v1/account", json={"confirm": True}, headers=headers)
+    assert resp.status_code == 204
+    async with services.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(ContractLink))).scalar_one() == 0
+        assert (await s.execute(select(func.count()).select_from(Company))).scalar_one() == 0
+    other = await signed_in(ApiSurface(client_factory()), services, 611)
+    ok(await other.link("contract", CONTRACT, "secret", "1520.40"))
