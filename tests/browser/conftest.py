@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,15 +81,8 @@ def _wait_until_up(server: Server) -> None:
     pytest.fail(f"dostup serve did not answer within {START_TIMEOUT}s ({last_error}):\n{server.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``dostup serve`` as a subprocess with its own database; stopped by its PID afterwards.
-
-    A test module may set ``SERVER_ENV`` (a dict of ``DOSTUP_*`` settings) for its server.
-    """
-    workdir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+def server_env(workdir: Path, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test server: no inherited ``DOSTUP_*``, its own SQLite file."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOSTUP_")}
     env.update({
         "DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/d.db",
@@ -96,14 +90,26 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "DOSTUP_CAPTCHA__MAX_NUMBER": "20000",
         "PYTHONUNBUFFERED": "1",
     })
-    env.update(getattr(request.module, "SERVER_ENV", {}))
+    env.update(extra or {})
+    return env
+
+
+def run_cli(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``dostup …`` in the server's directory (so it shares the development secret key)."""
+    return subprocess.run([str(_dostup_script()), *args], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@contextmanager
+def serving(workdir: Path, port: int, env: dict[str, str]) -> Iterator[Server]:
+    """``dostup serve`` as a subprocess until the block ends; stopped by its PID."""
     log = workdir / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(_dostup_script()), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )
-    srv = Server(url=url, workdir=workdir, log=log, proc=proc)
+    srv = Server(url=env["DOSTUP_PUBLIC_URL"], workdir=workdir, log=log, proc=proc)
     try:
         _wait_until_up(srv)
         yield srv
@@ -115,6 +121,19 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``dostup serve`` with its own database for the module.
+
+    A test module may set ``SERVER_ENV`` (a dict of ``DOSTUP_*`` settings) for its server.
+    """
+    workdir = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = server_env(workdir, f"http://127.0.0.1:{port}", getattr(request.module, "SERVER_ENV", {}))
+    with serving(workdir, port, env) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ dev outbox, sees both in «Лицевые счета», and unlinks one.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Problems, Server, _dostup_script, _free_port, _wait_until_up
+from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
 from tests.browser.test_walk import _assert_page_was_quiet, _shots_dir
 
 pytestmark = pytest.mark.browser
@@ -40,54 +38,21 @@ REGISTRY = (
 )
 
 
-def _env(workdir: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOSTUP_")}
-    env.update({
-        "DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/d.db",
-        "DOSTUP_PUBLIC_URL": url,
-        "DOSTUP_PRESET": "rostelecom",
-        "DOSTUP_CAPTCHA__MAX_NUMBER": "20000",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def _cli(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(_dostup_script()), *args], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The rostelecom cabinet with a seeded registry and one customer; stopped by its PID afterwards."""
     workdir = tmp_path_factory.mktemp("serve-rostelecom")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = _env(workdir, url)
+    env = server_env(workdir, url, {"DOSTUP_PRESET": "rostelecom"})
     (workdir / "registry.csv").write_text(REGISTRY, encoding="utf-8")
-    imported = _cli(workdir, env, "admin", "import-contracts", "registry.csv")
+    imported = run_cli(workdir, env, "admin", "import-contracts", "registry.csv")
     assert imported.returncode == 1, imported  # one bad row
     assert "line 4: number:" in imported.stderr and "imported 2 (new 2, updated 0)" in imported.stdout, imported
-    user = _cli(workdir, env, "admin", "create-user", "--phone", PHONE_E164, "--password", PASSWORD)
+    user = run_cli(workdir, env, "admin", "create-user", "--phone", PHONE_E164, "--password", PASSWORD)
     assert user.returncode == 0, user
-    log = workdir / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(_dostup_script()), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )
-    srv = Server(url=url, workdir=workdir, log=log, proc=proc)
-    try:
-        _wait_until_up(srv)
+    with serving(workdir, port, env) as srv:
         yield srv
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 def _code(page: Page, to: str, kind: str) -> str:

@@ -9,16 +9,14 @@ not show the number), sets a password, lands in the cabinet, signs out and signs
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Problems, Server, _dostup_script, _free_port, _wait_until_up
+from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
 from tests.browser.test_walk import _assert_page_was_quiet, _latest_code, _shots_dir, _solve_captcha
 
 pytestmark = pytest.mark.browser
@@ -33,52 +31,19 @@ REGISTRY = (
 )
 
 
-def _env(workdir: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DOSTUP_")}
-    env.update({
-        "DOSTUP_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/d.db",
-        "DOSTUP_PUBLIC_URL": url,
-        "DOSTUP_PRESET": "sber",
-        "DOSTUP_CAPTCHA__MAX_NUMBER": "20000",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def _cli(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(_dostup_script()), *args], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The sber cabinet with one card in the registry; stopped by its PID afterwards."""
     workdir = tmp_path_factory.mktemp("serve-sber")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = _env(workdir, url)
+    env = server_env(workdir, url, {"DOSTUP_PRESET": "sber"})
     (workdir / "registry.csv").write_text(REGISTRY, encoding="utf-8")
-    imported = _cli(workdir, env, "admin", "import-contracts", "registry.csv")
+    imported = run_cli(workdir, env, "admin", "import-contracts", "registry.csv")
     assert imported.returncode == 0, imported
     assert "imported 1 (new 1, updated 0)" in imported.stdout, imported
-    log = workdir / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(_dostup_script()), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )
-    srv = Server(url=url, workdir=workdir, log=log, proc=proc)
-    try:
-        _wait_until_up(srv)
+    with serving(workdir, port, env) as srv:
         yield srv
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 def _expect_cabinet(page: Page, server: Server) -> None:
