@@ -275,3 +275,15 @@ async def test_enumeration_safe_recovery_takes_the_same_time_for_known_and_unkno
     assert len(bodies) == 1
     k, u = statistics.median(times["known"][5:]), statistics.median(times["unknown"][5:])
     assert abs(k - u) / k < 0.25, (k, u)
+
+
+@pytest.mark.parametrize("phone", ["", "12ab", "+79120000001,+79120000002", "+7912000\r\n0001", "9" * 40, "+7 000"])
+async def test_bad_phones_on_recovery_are_refused_and_send_nothing(surface, services, phone):
+    status, text, body = await _request(surface, phone=phone)
+    assert status == 422
+    message = text if surface.name == "ui" else body["error"]["message"]
+    assert "номер" in message.lower()
+    if surface.name == "api":
+        assert body["error"]["field"] == "phone"
+    async with services.db.read() as s:
+        assert not (await s.execute(select(OutboxMessage))).scalars().all()
