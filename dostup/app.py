@@ -25,7 +25,7 @@ from dostup.credentials.codes import CodeService
 from dostup.credentials.password import PasswordHasher, PasswordPolicy
 from dostup.guards.captcha import make_verifier
 from dostup.guards.limits import Limiter
-from dostup.guards.store import CounterStore, RedisCounterStore, SqlCounterStore
+from dostup.guards.store import CounterStore, RedisCounterStore, sql_store
 from dostup.persistence.db import Database
 from dostup.persistence.migrate import migrate
 from dostup.presets import Preset, get_preset
@@ -114,7 +114,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
     preset = get_preset(settings.preset)
     keyring = Keyring(settings.secret_key)
     db = Database(settings.database_url)
-    store: CounterStore = RedisCounterStore(settings.redis_url, settings.redis_prefix) if settings.redis_url else SqlCounterStore(db, clock)
+    store: CounterStore = RedisCounterStore(settings.redis_url, settings.redis_prefix) if settings.redis_url else sql_store(db, clock)
     hasher = PasswordHasher(settings.passwords)
     sessions = SessionService(settings.sessions, db, make_reader(settings.database_url), clock)
     outbox = Outbox(catalog, Brand(preset.product_name, preset.support_phone, settings.public_url))

@@ -9,20 +9,39 @@ code endpoints fail closed (SECURITY.md) instead of running unlimited.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select, text
 
 from dostup.core.clock import Clock
 from dostup.core.errors import ServiceUnavailable
-from dostup.persistence.db import Database
+from dostup.persistence.db import Database, RawSqlite
 from dostup.persistence.models import Counter
 
 T = TypeVar("T")
 
+Hit = tuple[str, int, int]
+"""One count for :meth:`CounterStore.hit_many`: key, limit, window in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    count: int
+    ttl: int  # seconds until the window ends; 0 when the key does not exist
+
 
 class CounterStore(Protocol):
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        """Count ``hits`` in order, atomically, in one round trip, and read the ``peek`` keys.
+
+        Counting stops after the first hit whose count goes over its limit (the later ones are
+        not counted, as if checked one by one).  Returns what each counted hit now holds, then
+        what each peeked key holds.
+        """
+
     async def incr(self, key: str, ttl_seconds: int) -> int:
         """Add one to ``key`` (created with ``ttl_seconds`` to live) and return the new value."""
 
@@ -41,60 +60,140 @@ class CounterStore(Protocol):
     async def close(self) -> None: ...
 
 
-class SqlCounterStore:
+# Counters are rows (key, count, expires_at); an expired row counts as absent and is restarted by
+# the next hit.  Times are naive UTC in SQLAlchemy's SQLite text form, so the ORM-free SQLite
+# store and the SQLAlchemy one read and write the same rows.
+_UPSERT = (
+    "INSERT INTO counters (key, count, expires_at) VALUES (:key, 1, :exp) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "count = CASE WHEN counters.expires_at <= :now THEN 1 ELSE counters.count + 1 END, "
+    "expires_at = CASE WHEN counters.expires_at <= :now THEN :exp ELSE counters.expires_at END "
+    "RETURNING count, expires_at"
+)
+_PUT = ("INSERT INTO counters (key, count, expires_at) VALUES (:key, :v, :exp) "
+        "ON CONFLICT (key) DO UPDATE SET count = :v, expires_at = :exp")
+
+
+def _left(expires_at: dt.datetime | str, now: dt.datetime) -> int:
+    if isinstance(expires_at, str):
+        expires_at = dt.datetime.fromisoformat(expires_at)
+    seconds = (expires_at - now).total_seconds()
+    return max(1, int(seconds + 0.999)) if seconds > 0 else 0
+
+
+def _seen(row: Any, now: dt.datetime) -> Seen:
+    left = _left(row[1], now)
+    return Seen(int(row[0]) if left else 0, left)
+
+
+class _RowStore:
+    """What the two row stores derive from their :meth:`hit_many`."""
+
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        raise NotImplementedError
+
+    async def incr(self, key: str, ttl_seconds: int) -> int:
+        counted, _ = await self.hit_many([(key, 2**62, ttl_seconds)])
+        return counted[0].count
+
+    async def get(self, key: str) -> int:
+        return (await self.hit_many([], [key]))[1][0].count
+
+    async def ttl(self, key: str) -> int:
+        return (await self.hit_many([], [key]))[1][0].ttl
+
+    async def add_once(self, key: str, ttl_seconds: int) -> bool:
+        return await self.incr(key, ttl_seconds) == 1
+
+
+class SqliteCounterStore(_RowStore):
+    """The embedded default: counter rows in the SQLite file, updated without the ORM (hot path)."""
+
+    def __init__(self, raw: RawSqlite, clock: Clock) -> None:
+        self._raw = raw
+        self._clock = clock
+
+    @staticmethod
+    def _text(value: dt.datetime) -> str:
+        return value.isoformat(" ", "microseconds")
+
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        now = self._clock.now()
+        now_s = self._text(now)
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Seen], list[Seen]]:
+            counted: list[Seen] = []
+            for key, limit, window in hits:
+                exp = self._text(now + dt.timedelta(seconds=window))
+                seen = _seen(conn.execute(_UPSERT, {"key": key, "now": now_s, "exp": exp}).fetchone(), now)
+                counted.append(seen)
+                if seen.count > limit:
+                    break
+            return counted, self._peek(conn, peek, now)
+
+        if hits:
+            return await self._raw.write(run)
+        return [], await self._raw.read(lambda conn: self._peek(conn, peek, now))
+
+    def _peek(self, conn: sqlite3.Connection, keys: Sequence[str], now: dt.datetime) -> list[Seen]:
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        rows = conn.execute(f"SELECT key, count, expires_at FROM counters WHERE key IN ({marks})",  # noqa: S608 - placeholders
+                            tuple(keys)).fetchall()
+        found = {row[0]: _seen(row[1:], now) for row in rows}
+        return [found.get(key, Seen(0, 0)) for key in keys]
+
+    async def put(self, key: str, value: int, ttl_seconds: int) -> None:
+        exp = self._text(self._clock.now() + dt.timedelta(seconds=ttl_seconds))
+        await self._raw.write(lambda conn: conn.execute(_PUT, {"key": key, "v": value, "exp": exp}))
+
+    async def delete(self, *keys: str) -> None:
+        marks = ", ".join("?" * len(keys))
+        await self._raw.write(lambda conn: conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys))  # noqa: S608
+
+    async def purge_expired(self) -> None:
+        now_s = self._text(self._clock.now())
+        await self._raw.write(lambda conn: conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now_s,)))
+
+    async def close(self) -> None:
+        return None  # the connection belongs to the Database
+
+
+class SqlCounterStore(_RowStore):
+    """Counter rows through SQLAlchemy: PostgreSQL without Redis, or an SQLite URL with options."""
+
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._upsert = text(
-            "INSERT INTO counters (key, count, expires_at) VALUES (:key, 1, :exp) "
-            "ON CONFLICT (key) DO UPDATE SET "
-            "count = CASE WHEN counters.expires_at <= :now THEN 1 ELSE counters.count + 1 END, "
-            "expires_at = CASE WHEN counters.expires_at <= :now THEN :exp ELSE counters.expires_at END "
-            "RETURNING count"
-        )
+        self._upsert = text(_UPSERT)
 
-    async def incr(self, key: str, ttl_seconds: int) -> int:
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
         now = self._clock.now()
-        async with self._db.write() as s:
-            result = await s.execute(
-                self._upsert, {"key": key, "now": now, "exp": now + dt.timedelta(seconds=ttl_seconds)}
-            )
-            return int(result.scalar_one())
-
-    async def _row(self, key: str) -> Counter | None:
-        async with self._db.read() as s:
-            row = (await s.execute(select(Counter).where(Counter.key == key))).scalar_one_or_none()
-        if row is None or row.expires_at <= self._clock.now():
-            return None
-        return row
-
-    async def get(self, key: str) -> int:
-        row = await self._row(key)
-        return row.count if row else 0
-
-    async def ttl(self, key: str) -> int:
-        row = await self._row(key)
-        if row is None:
-            return 0
-        return max(1, int((row.expires_at - self._clock.now()).total_seconds() + 0.999))
+        counted: list[Seen] = []
+        async with (self._db.write() if hits else self._db.read()) as s:
+            for key, limit, window in hits:
+                params = {"key": key, "now": now, "exp": now + dt.timedelta(seconds=window)}
+                seen = _seen((await s.execute(self._upsert, params)).one(), now)
+                counted.append(seen)
+                if seen.count > limit:
+                    break
+            peeked: list[Seen] = []
+            if peek:
+                rows = (await s.execute(select(Counter.key, Counter.count, Counter.expires_at)
+                                        .where(Counter.key.in_(peek)))).all()
+                found = {row[0]: _seen(row[1:], now) for row in rows}
+                peeked = [found.get(key, Seen(0, 0)) for key in peek]
+        return counted, peeked
 
     async def put(self, key: str, value: int, ttl_seconds: int) -> None:
         now = self._clock.now()
         async with self._db.write() as s:
-            await s.execute(
-                text(
-                    "INSERT INTO counters (key, count, expires_at) VALUES (:key, :v, :exp) "
-                    "ON CONFLICT (key) DO UPDATE SET count = :v, expires_at = :exp"
-                ),
-                {"key": key, "v": value, "exp": now + dt.timedelta(seconds=ttl_seconds)},
-            )
+            await s.execute(text(_PUT), {"key": key, "v": value, "exp": now + dt.timedelta(seconds=ttl_seconds)})
 
     async def delete(self, *keys: str) -> None:
         async with self._db.write() as s:
             await s.execute(delete(Counter).where(Counter.key.in_(keys)))
-
-    async def add_once(self, key: str, ttl_seconds: int) -> bool:
-        return await self.incr(key, ttl_seconds) == 1
 
     async def purge_expired(self) -> None:
         async with self._db.write() as s:
@@ -102,6 +201,36 @@ class SqlCounterStore:
 
     async def close(self) -> None:
         return None
+
+
+def sql_store(db: Database, clock: Clock) -> SqliteCounterStore | SqlCounterStore:
+    """The database's own counter store: ORM-free on an SQLite file, through SQLAlchemy otherwise."""
+    raw = db.raw_sqlite()
+    return SqliteCounterStore(raw, clock) if raw is not None else SqlCounterStore(db, clock)
+
+
+# KEYS: the hit keys, then the peeked keys; ARGV: the number of hits, then limit and window of each.
+_HIT_MANY = """
+local hits = tonumber(ARGV[1])
+local counted, peeked = {}, {}
+for i = 1, hits do
+  local value = redis.call('INCR', KEYS[i])
+  local left = redis.call('TTL', KEYS[i])
+  if left < 0 then
+    left = tonumber(ARGV[2 * i + 1])
+    redis.call('EXPIRE', KEYS[i], left)
+  end
+  counted[#counted + 1] = {value, left}
+  if value > tonumber(ARGV[2 * i]) then break end
+end
+for i = hits + 1, #KEYS do
+  local value = redis.call('GET', KEYS[i])
+  local left = redis.call('TTL', KEYS[i])
+  if not value or left == -2 then value, left = 0, 0 end
+  peeked[#peeked + 1] = {tonumber(value), left}
+end
+return {counted, peeked}
+"""
 
 
 class RedisCounterStore:
@@ -112,6 +241,7 @@ class RedisCounterStore:
             url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
         )
         self._prefix = prefix
+        self._hit_many = self._redis.register_script(_HIT_MANY)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -123,6 +253,15 @@ class RedisCounterStore:
             return await coro_factory()
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable() from exc
+
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        keys = [self._k(key) for key, _, _ in hits] + [self._k(key) for key in peek]
+        args: list[int] = [len(hits)]
+        for _, limit, window in hits:
+            args += [limit, window]
+        counted, peeked = await self._call(lambda: self._hit_many(keys=keys, args=args))
+        return ([Seen(int(v), max(0, int(t))) for v, t in counted],
+                [Seen(int(v), max(0, int(t))) for v, t in peeked])
 
     async def incr(self, key: str, ttl_seconds: int) -> int:
         async def run() -> int:

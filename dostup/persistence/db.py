@@ -26,7 +26,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+T = TypeVar("T")
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default auto-checkpoint is 1000 pages (~4 MB)
 
 
@@ -65,6 +66,18 @@ def _lock_waiters() -> ThreadPoolExecutor:
         if _waiters is None:
             _waiters = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sqlite-wait")
         return _waiters
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a lock-waiter thread.  If the caller is cancelled meanwhile, the thread
+    still holds the connection: the cancellation waits until it is done, so that nobody closes
+    or reuses the connection under it (that crashes the interpreter)."""
+    future = asyncio.get_running_loop().run_in_executor(_lock_waiters(), fn, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -210,8 +223,7 @@ class LoopSqliteConnection:
                 raise
         # The lock is held elsewhere: wait for it off the loop.  A statement refused with
         # SQLITE_BUSY did nothing (a refused BEGIN IMMEDIATE leaves no transaction open).
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_lock_waiters(), self._run_waiting, fn, args)
+        return await _off_loop(self._run_waiting, fn, args)
 
     def _run_waiting(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         self._conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -244,6 +256,107 @@ class LoopSqliteConnection:
         if self._connection is not None:
             self._connection = None
             self._conn.close()
+
+
+class RawSqlite:
+    """Small transactions straight on ``sqlite3``, for the limiter's counters (no ORM).
+
+    A counter update is one indexed upsert: microseconds in SQLite, but about half a millisecond
+    through SQLAlchemy's async session (greenlet hops, events, pooling).  Sign-in and code sending
+    touch several counters per request, so they run here, with the rules of
+    :class:`LoopSqliteConnection`: on the event loop, never waiting for a lock there (a busy
+    database moves the whole transaction to a lock-waiter thread with the busy timeout).  One
+    connection, used by one transaction at a time (an ``asyncio.Lock`` that is only ever waited
+    for while a transaction sits in a lock-waiter thread).
+    """
+
+    def __init__(self, path: str, checkpointer: Checkpointer | None = None) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+        for pragma in ("journal_mode=WAL", "busy_timeout=0", "synchronous=NORMAL", "foreign_keys=ON",
+                       "wal_autocheckpoint=0"):
+            self._conn.execute(f"PRAGMA {pragma}").fetchall()
+        self._checkpointer = checkpointer
+        self._lock = asyncio.Lock()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction; commit, or roll back if it raises."""
+        async with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                return await self._waiting(self._write_waiting, fn)
+            try:
+                result = fn(self._conn)
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or not self._conn.in_transaction:
+                    self._rollback()
+                    raise
+                await self._waiting(self._commit_waiting, None)  # WAL commits do not wait; just in case
+            except BaseException:
+                self._rollback()
+                raise
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+            return result
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` (its statements) outside any write transaction."""
+        async with self._lock:
+            try:
+                return fn(self._conn)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            return await self._waiting(self._read_waiting, fn)
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    async def _waiting(self, job: Callable[[Any], T], arg: Any) -> T:
+        return await _off_loop(job, arg)
+
+    def _patient(self, job: Callable[[], T]) -> T:
+        self._conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        try:
+            return job()
+        finally:
+            self._conn.execute("PRAGMA busy_timeout=0")
+
+    def _write_waiting(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def job() -> T:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(self._conn)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            return result
+
+        result = self._patient(job)
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+        return result
+
+    def _commit_waiting(self, _: None) -> None:
+        def job() -> None:
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+        self._patient(job)
+
+    def _read_waiting(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self._patient(lambda: fn(self._conn))
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _begin(statement: str) -> Callable[[Any], None]:
@@ -288,8 +401,10 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._checkpointer: Checkpointer | None = None
+        self._path: str | None = None
+        self._raw: RawSqlite | None = None
         if self.is_sqlite:
-            path = _loop_sqlite_path(url)
+            path = self._path = _loop_sqlite_path(url)
             if path is not None:
                 self._checkpointer = Checkpointer(path)
             self.writer = _sqlite_engine(url, echo, self._checkpointer, path)
@@ -315,7 +430,16 @@ class Database:
         async with self._read() as session, session.begin():
             yield session
 
+    def raw_sqlite(self) -> RawSqlite | None:
+        """The ORM-free connection for tiny hot transactions, when this is an SQLite file."""
+        if self._path is not None and self._raw is None:
+            self._raw = RawSqlite(self._path, self._checkpointer)
+        return self._raw
+
     async def dispose(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

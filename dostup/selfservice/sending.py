@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.core.context import Context
 from dostup.core.errors import RateLimited
 from dostup.credentials.codes import IssuedCode
-from dostup.guards.limits import Rule
+from dostup.guards.limits import Count, Rule
 from dostup.selfservice.deps import FlowDeps
 
 log = logging.getLogger("dostup.sending")
@@ -39,21 +39,29 @@ class CodeSender:
         self.budget = Rule("sms-budget", c.sms_daily_budget, 86400)
 
     async def reserve(self, dest: Destination, ctx: Context) -> None:
-        """Count this send against every limit; raise :class:`RateLimited` if one is full."""
-        lim = self.d.limiter
+        """Count this send against every limit; raise :class:`RateLimited` if one is full.
+
+        All in one round trip to the counter store; counting stops at the first full limit
+        (a send refused by the cool-down does not use up the hourly allowance).
+        """
         subject = f"{dest.channel}:{dest.to}"
-        await lim.hit(self.cooldown, subject, message_id="code.cooldown")
-        await lim.hit(self.hourly, subject, message_id="code.too_many")
-        await lim.hit(self.daily, subject, message_id="code.too_many")
-        await lim.hit(self.per_ip, ctx.ip, message_id="code.too_many")
+        counts = [
+            Count(self.cooldown, subject, "code.cooldown"),
+            Count(self.hourly, subject, "code.too_many"),
+            Count(self.daily, subject, "code.too_many"),
+            Count(self.per_ip, ctx.ip, "code.too_many"),
+        ]
+        day = self.d.clock.now().strftime("%Y%m%d")
         if dest.channel == "sms":
-            day = self.d.clock.now().strftime("%Y%m%d")
-            try:
-                await lim.hit(self.budget, day)
-            except RateLimited:
-                await self._alert_budget(day)
-                if self.d.settings.codes.sms_budget_hard_stop:
-                    raise RateLimited(3600, "code.unavailable") from None
+            counts.append(Count(self.budget, day))
+        over, _ = await self.d.limiter.count(counts)
+        if over is None:
+            return
+        if over.count.rule is not self.budget:
+            raise over.error()
+        await self._alert_budget(day)
+        if self.d.settings.codes.sms_budget_hard_stop:
+            raise RateLimited(3600, "code.unavailable")
 
     async def _alert_budget(self, day: str) -> None:
         if not await self.d.limiter.store.add_once(f"sms-budget-alert:{day}", 86400):

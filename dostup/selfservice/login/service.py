@@ -17,7 +17,7 @@ from dostup.core.context import Context
 from dostup.core.errors import AuthenticationFailed, CaptchaRequired, ValidationFailed
 from dostup.core.masking import mask_email, mask_phone
 from dostup.credentials.password import PasswordHasher
-from dostup.guards.limits import Rule
+from dostup.guards.limits import Count, Rule
 from dostup.identity import repository as accounts
 from dostup.identity.documents import mask_card
 from dostup.persistence.models import Account
@@ -75,30 +75,30 @@ class LoginService:
         return await self.finders[kind].find(value)
 
     async def captcha_needed(self, method: str, subject: str | None) -> bool:
-        return (await self._captcha_and_failures(method, subject))[0]
-
-    async def _captcha_and_failures(self, method: str, subject: str | None) -> tuple[bool, int | None]:
-        """Whether a captcha is needed, and the failure count if it had to be read to know."""
         if method in self.d.preset.captcha_always_on:
-            return True, None
+            return True
         if not subject:
-            return False, None
-        failures = await self.d.limiter.store.get(f"signin-fail:{subject}")
-        return failures >= self.d.settings.limits.signin_captcha_after_failures, failures
+            return False
+        return self._too_many_failures(await self.d.limiter.store.get(f"signin-fail:{subject}"))
+
+    def _too_many_failures(self, failures: int) -> bool:
+        return failures >= self.d.settings.limits.signin_captcha_after_failures
 
     async def login(self, inp: LoginInput, ctx: Context) -> tuple[Account, IssuedSession]:
         password = self.d.policy.check_size(inp.password)
         kind, value = self._subject(inp)
         subject = f"{kind}:{value}"
-        await self.d.limiter.hit(self.per_ip, ctx.ip, message_id="login.too_many")
-        captcha, failures = await self._captcha_and_failures(kind, subject)
-        if captcha:
+        # The per-IP count and the identifier's failures and lock, in one round trip.
+        failures, lock = await self.d.limiter.hit_all(
+            [Count(self.per_ip, ctx.ip, "login.too_many")], peek=(f"signin-fail:{subject}", f"signin-lock:{subject}")
+        )
+        if kind in self.d.preset.captcha_always_on or self._too_many_failures(failures.count):
             if not inp.captcha:
                 raise CaptchaRequired()
             if not await self.d.captcha.verify(inp.captcha, "login", ctx.ip):
                 raise CaptchaRequired("captcha.invalid", code="captcha_invalid")
         store = self.d.limiter.store
-        locked = lock_seen = await store.ttl(f"signin-lock:{subject}") > 0
+        locked = lock_seen = lock.ttl > 0
         account = await self._find(kind, value)
         live = account if account is not None and account.state == "active" else None
 
@@ -130,7 +130,7 @@ class LoginService:
         # there is nothing to reset, and the write is skipped (a third of a sign-in's database
         # work).  A failure counted by a concurrent request since then is kept, as it would be
         # had it landed just after the reset: the skipped delete takes effect at the read.
-        if failures != 0 or lock_seen:
+        if failures.count != 0 or lock_seen:
             await store.delete(f"signin-fail:{subject}", f"signin-lock:{subject}")
         return live, session
 

@@ -95,6 +95,7 @@ class RegistrationService:
             "email_link": plan.confirm_email_by_link, "consent_marketing": bool(inp.consent_marketing),
             "locale": ctx.locale, "decoy": bool(taken) or not plan.to,
         }
+        code_expires_at: dt.datetime | None = None
         async with self.d.db.write() as s:
             flow = new_flow(s, kind=F.KIND, state=F.CODE_SENT, data=data, now=now,
                             ttl_seconds=F.FLOW_TTL_SECONDS, ip=ctx.ip)
@@ -106,10 +107,11 @@ class RegistrationService:
                 self.d.outbox.enqueue(s, kind="registration_exists", channel=dest.channel, to=dest.to,
                                       now=now, locale=ctx.locale, account_id=owner.id if owner else None)
             elif plan.to:
-                await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
-                                        ctx=ctx, now=now, flow_id=flow.id)
+                issued = await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
+                                                 ctx=ctx, now=now, flow_id=flow.id)
+                code_expires_at = issued.expires_at
         self.d.wake_courier()
-        return await self.view(flow.id)
+        return self._just_sent(flow, code_expires_at)
 
     # -- view / resend ----------------------------------------------------------------------
 
@@ -118,15 +120,28 @@ class RegistrationService:
         async with self.d.db.read() as s:
             flow = await load_flow(s, flow_id, kind=F.KIND, now=now)
             code = await self.d.codes.current(s, purpose=F.CODE_PURPOSE, flow_id=flow.id)
-        data = flow.data
-        dest = Destination(str(data["channel"]), str(data["to"]))
-        expires = code.expires_at if code else None
-        if data.get("decoy"):
+        dest = self._destination(flow)
+        resend_after = await self.sender.cooldown_left(dest) if dest.to else 0
+        return self._view(flow, code.expires_at if code else None, resend_after)
+
+    @staticmethod
+    def _destination(flow: Flow) -> Destination:
+        return Destination(str(flow.data["channel"]), str(flow.data["to"]))
+
+    def _just_sent(self, flow: Flow, code_expires_at: dt.datetime | None) -> RegistrationView:
+        """The view right after a send: its cool-down has just started, nothing to read back."""
+        resend_after = self.d.settings.codes.resend_cooldown_seconds if flow.data["to"] else 0
+        return self._view(flow, code_expires_at, resend_after)
+
+    def _view(self, flow: Flow, code_expires_at: dt.datetime | None, resend_after: int) -> RegistrationView:
+        dest = self._destination(flow)
+        expires = code_expires_at
+        if flow.data.get("decoy"):
             expires = flow.created_at + dt.timedelta(seconds=self.d.codes.ttl(dest.channel))
         shown = mask_destination(dest.channel, dest.to) if dest.to and self.d.preset.registration != "sber" else ""
         return RegistrationView(
             flow_id=flow.id, state=flow.state, channel=dest.channel, destination=shown, code_expires_at=expires,
-            resend_after_seconds=await self.sender.cooldown_left(dest) if dest.to else 0, expires_at=flow.expires_at,
+            resend_after_seconds=resend_after, expires_at=flow.expires_at,
         )
 
     async def resend(self, flow_id: str | None, ctx: Context) -> RegistrationView:
@@ -135,15 +150,18 @@ class RegistrationService:
             flow = await load_flow(s, flow_id, kind=F.KIND, now=now)
         if flow.state != F.CODE_SENT:
             raise StepNotAllowed()
-        dest = Destination(str(flow.data["channel"]), str(flow.data["to"]))
-        if dest.to:
-            await self.sender.reserve(dest, ctx)
+        dest = self._destination(flow)
+        if not dest.to:
+            return await self.view(flow.id)
+        await self.sender.reserve(dest, ctx)
+        code_expires_at = None
         if not flow.data.get("decoy"):
             async with self.d.db.write() as s:
-                await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
-                                        ctx=ctx, now=now, flow_id=flow.id)
+                issued = await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
+                                                 ctx=ctx, now=now, flow_id=flow.id)
+            code_expires_at = issued.expires_at
             self.d.wake_courier()
-        return await self.view(flow.id)
+        return self._just_sent(flow, code_expires_at)
 
     # -- code, password ---------------------------------------------------------------------
 
