@@ -1,9 +1,10 @@
 """The delivery worker: claims due messages, sends them, retries with exponential back-off.
 
-Claiming is one guarded UPDATE per message (``claimed_until`` in the past), so any number of
-workers — in-process ones in each web process, or ``dostup worker`` — can run side by side and a
-message is sent by one of them.  After delivery by a real provider the body and code are
-replaced by a redacted text: the database keeps no readable code longer than needed.
+A batch costs two write transactions, whatever its size: one statement claims it, and after
+the sends one transaction records every outcome (a poll that finds nothing: the claim alone).
+Any number of workers — in-process ones in each web process, or ``dostup worker`` — can run
+side by side and a message is sent by one of them.  After delivery by a real provider the body
+and code are replaced by a redacted text: the database keeps no readable code longer than needed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, DateTime, Select, any_, bindparam, func, or_, select, update
 
 from dostup.core.clock import Clock
 from dostup.courier.channels import Channel, DeliveryError
@@ -22,6 +24,21 @@ from dostup.settings import CourierSettings
 
 log = logging.getLogger("dostup.courier")
 CLAIM_SECONDS = 120
+
+
+def _due(now: ColumnElement[dt.datetime]) -> tuple[ColumnElement[bool], ...]:
+    """A message a worker may take at ``now``: pending, due, and not claimed by a live claim."""
+    m = OutboxMessage
+    return (
+        m.status == "pending",
+        m.next_attempt_at <= now,
+        or_(m.claimed_until.is_(None), m.claimed_until < now),
+    )
+
+
+def _among(ids: Select[str]) -> ColumnElement[bool]:
+    """PostgreSQL: ``id = ANY(ARRAY(<ids>))``, the subquery run once as an InitPlan."""
+    return OutboxMessage.id == any_(func.array(ids.scalar_subquery()))
 
 
 class Worker:
@@ -41,43 +58,60 @@ class Worker:
         return float(min(self.settings.backoff_max_seconds, self.settings.backoff_base_seconds * 2 ** (attempts - 1)))
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """Claim up to ``limit`` due messages, oldest first: one write transaction, one statement.
+
+        ``UPDATE outbox SET claimed_until=:until WHERE id IN (<picked>) AND <due> RETURNING *``.
+        On SQLite ``<picked>`` is the ids of the ``limit`` oldest due messages; the write
+        transaction is ``BEGIN IMMEDIATE``, so claims are serialised outright.  On PostgreSQL
+        ``id IN (<picked>)`` is ``id = ANY(ARRAY(SELECT id FROM outbox WHERE id =
+        ANY(ARRAY(<oldest>)) AND <due> ORDER BY id FOR UPDATE))``: what used to be a read of due
+        ids followed by guarded UPDATEs in sorted id order, as one statement.
+
+        * Exactly one sender.  A row is taken only if it is still due and unclaimed when it is
+          locked: a row another transaction is writing (a concurrent claim, or an outcome) is
+          waited for, and after that commit PostgreSQL re-checks ``<due>`` on the row's new
+          version (the READ COMMITTED re-check of a locking read), so a message just claimed by
+          another worker — or tried and rescheduled by it — is dropped, never sent twice nor
+          retried before its back-off ends.
+        * No deadlocks.  Rows are locked in one global order, by id (the plan is LockRows over a
+          Sort), never in the oldest-first order the batch is picked in, which two workers
+          could see differently.  A claim locks only rows that are due and unclaimed, so it
+          holds none that another worker's outcome transaction writes (unless a claim ran out).
+        * ``ARRAY(subquery)`` is an InitPlan: run once, before the UPDATE, then the rows are
+          found by primary key.  (With ``IN (subquery)`` the planner may join and rescan the
+          locking subquery once per due row.)
+        * Not ``SKIP LOCKED``, although it would be safe too (a skipped row is not claimed): a
+          row locked by a transaction that leaves it due (an account erasure masking ``to``)
+          would wait for the next poll instead of going in this batch.  Waiting costs no CPU,
+          and every lock on the outbox is held by one short transaction with no I/O inside.
+
+        No read transaction first: the candidate ids are read inside the statement.
+        """
         now = self._clock.now()
-        async with self._db.read() as s:
-            ids = (
-                await s.execute(
-                    select(OutboxMessage.id)
-                    .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                    .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-                    .order_by(OutboxMessage.next_attempt_at)
-                    .limit(limit)
-                )
-            ).scalars().all()
-        if not ids:
-            return []
-        claimed: list[OutboxMessage] = []
         until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        at = bindparam("now", now, type_=DateTime())
+        m = OutboxMessage
+        picked = select(m.id).where(*_due(at)).order_by(m.next_attempt_at, m.id).limit(limit)
+        if not self._db.is_sqlite:
+            picked = select(m.id).where(_among(picked), *_due(at)).order_by(m.id).with_for_update()
+        stmt = (
+            update(m)
+            .where(m.id.in_(picked) if self._db.is_sqlite else _among(picked), *_due(at))
+            .values(claimed_until=until)
+            .returning(m)
+            .execution_options(synchronize_session=False)
+        )
         async with self._db.write() as s:
-            # The guard repeats every condition of the read: another worker may have tried (and
-            # rescheduled) the message in between.  Ids in one global order, so two workers' claims
-            # never lock rows in opposite orders (a PostgreSQL deadlock).
-            for mid in sorted(ids):
-                res = await s.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == mid, OutboxMessage.status == "pending")
-                    .where(OutboxMessage.next_attempt_at <= now)
-                    .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-                    .values(claimed_until=until)
-                )
-                if res.rowcount == 1:  # type: ignore[attr-defined]
-                    row = await s.get(OutboxMessage, mid)
-                    if row is not None:
-                        claimed.append(row)
+            claimed = list((await s.scalars(stmt)).all())
+        # RETURNING has no order: deliver oldest first.
+        claimed.sort(key=lambda msg: (msg.next_attempt_at, msg.id))
         return claimed
 
-    async def _deliver(self, msg: OutboxMessage) -> None:
+    async def _send(self, msg: OutboxMessage) -> dict[str, Any]:
+        """Send one message; the values that record the outcome (its row is written later)."""
         channel = self._channels[msg.channel]
         now = self._clock.now()
-        values: dict[str, object]
+        values: dict[str, Any]
         try:
             await channel.send(msg)
         except Exception as exc:  # noqa: BLE001 - DeliveryError, or any other failure (a mistyped URL):
@@ -101,13 +135,37 @@ class Worker:
             values = {"attempts": msg.attempts + 1, "status": "sent", "sent_at": now, "claimed_until": None}
             if not channel.keeps_text:
                 values.update(body="[delivered]", code=None)
+        return values
+
+    async def _record(self, outcomes: list[dict[str, Any]]) -> None:
+        """All the outcomes of a batch in one write transaction.
+
+        An ORM bulk UPDATE by primary key, which runs one executemany per run of records that
+        set the same columns: sorted so that those runs are as long as possible (usually one
+        statement for the whole batch).  The order of the rows does not matter for deadlocks:
+        they are claimed by this worker, and no claim locks a claimed row.
+        """
+        if not outcomes:
+            return
+        outcomes = sorted(outcomes, key=lambda v: (sorted(v), v["id"]))
         async with self._db.write() as s:
-            await s.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id).values(**values))
+            await s.execute(update(OutboxMessage), outcomes)
 
     async def run_once(self, limit: int = 20) -> int:
+        """Claim a batch, send it message by message, then record the outcomes together.
+
+        Until the outcomes are written a message stays claimed: if the process dies in between,
+        its claim runs out after ``CLAIM_SECONDS`` and it is sent again, as after a crash during
+        a send.  The outcomes of the messages already sent are written even when the batch is cut
+        short (cancelled at shutdown, or an error), so they are not sent a second time.
+        """
         batch = await self._claim(limit)
-        for msg in batch:
-            await self._deliver(msg)
+        outcomes: list[dict[str, Any]] = []
+        try:
+            for msg in batch:
+                outcomes.append({"id": msg.id, **await self._send(msg)})
+        finally:
+            await self._record(outcomes)
         return len(batch)
 
     async def run_forever(self) -> None:
