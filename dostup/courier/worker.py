@@ -168,19 +168,21 @@ class Worker:
             await self._record(outcomes)
         return len(batch)
 
-    async def run_forever(self) -> None:
+    async def run_forever(self, limit: int = 20) -> None:
         while True:
+            self._wake.clear()  # before the claim: a wake-up during it is not lost
             try:
-                sent = await self.run_once()
+                handled = await self.run_once(limit)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad batch
                 log.exception("courier batch failed")
-                sent = 0
-            if sent:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
-            except TimeoutError:
-                pass
+                handled = 0
+            if handled >= limit:
+                continue  # a full batch: more may be due
+            if not self._wake.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
+                except TimeoutError:
+                    continue
+            await asyncio.sleep(self.settings.gather_seconds)

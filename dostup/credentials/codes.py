@@ -27,6 +27,9 @@ class IssuedCode:
     expires_at: dt.datetime
 
 
+DECOY_HASH = "-"  # never the hex MAC of any code
+
+
 class CodeService:
     def __init__(self, settings: CodeSettings, keyring: Keyring) -> None:
         self.settings = settings
@@ -49,14 +52,20 @@ class CodeService:
         flow_id: str | None = None,
         account_id: str | None = None,
         ttl_seconds: int | None = None,
+        decoy: bool = False,
     ) -> IssuedCode:
-        """A new code; any earlier live code for the same purpose and flow/account dies."""
+        """A new code; any earlier live code for the same purpose and flow/account dies.
+
+        A *decoy* costs the same work and is stored like a code, but its hash matches no code:
+        enumeration-safe answers for unknown identifiers do what the real answer does.
+        """
         owner = OneTimeCode.flow_id == flow_id if flow_id else OneTimeCode.account_id == account_id
         await db.execute(
             update(OneTimeCode)
             .where(owner, OneTimeCode.purpose == purpose, OneTimeCode.used_at.is_(None))
             .where(OneTimeCode.invalidated_at.is_(None))
             .values(invalidated_at=now)
+            .execution_options(synchronize_session=False)  # no loaded rows to update in memory
         )
         code = random_digits(self.settings.length)
         row = OneTimeCode(
@@ -66,7 +75,7 @@ class CodeService:
             destination=destination,
             flow_id=flow_id,
             account_id=account_id,
-            code_hash=self._hash(purpose, destination, code),
+            code_hash=DECOY_HASH if decoy else self._hash(purpose, destination, code),
             attempts=0,
             max_attempts=self.settings.max_attempts,
             created_at=now,

@@ -60,7 +60,6 @@ PURPOSE = "contract_link"
 MESSAGE_KIND = "contract_link_code"
 CODE_SENT = "code_sent"
 COMPLETED = "completed"
-DECOY_HASH = "-"  # never the hex MAC of any code
 _LINK_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -254,12 +253,10 @@ class ContractService:
 
     async def _issue(self, s: AsyncSession, flow: Flow, dest: Destination, ctx: Context, now: dt.datetime) -> None:
         """A code for the flow: sent to the owner's phone, or — for a decoy — to nobody, matching nothing."""
+        decoy = dest.channel == "decoy"
         issued = await self.d.codes.issue(s, purpose=PURPOSE, channel="sms", destination=dest.to, now=now,
-                                          flow_id=flow.id)
-        if dest.channel == "decoy":
-            row = await s.get(OneTimeCode, issued.id)
-            assert row is not None
-            row.code_hash = DECOY_HASH
+                                          flow_id=flow.id, decoy=decoy)
+        if decoy:
             return
         # No account_id on the message: the linking account's notification history would otherwise
         # show (masked) that a real contract with a phone on file was found.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.context import Context
+from dostup.core.crypto import random_id
 from dostup.core.errors import RateLimited
 from dostup.credentials.codes import IssuedCode
 from dostup.guards.limits import Count, Rule
@@ -90,15 +91,25 @@ class CodeSender:
         now: dt.datetime,
         flow_id: str | None = None,
         account_id: str | None = None,
+        decoy: bool = False,
     ) -> IssuedCode:
-        """Issue the code and its message inside the caller's unit of work."""
+        """Issue the code and its message inside the caller's unit of work.
+
+        A *decoy* (an enumeration-safe answer for an unknown identifier) does the same work, but
+        its code matches nothing, it is filed under a flow id of its own, and its message is
+        rendered and dropped instead of queued.
+        """
         issued = await self.d.codes.issue(
             db, purpose=purpose, channel=dest.channel, destination=dest.to, now=now,
-            flow_id=flow_id, account_id=account_id,
+            flow_id=random_id() if decoy else flow_id, account_id=None if decoy else account_id, decoy=decoy,
         )
         minutes = max(1, self.d.codes.ttl(dest.channel) // 60)
-        self.d.outbox.enqueue(
-            db, kind=kind, channel=dest.channel, to=dest.to, now=now, locale=ctx.locale,
-            account_id=account_id, code=issued.code, params={"minutes": minutes},
-        )
+        params: dict[str, object] = {"minutes": minutes}
+        if decoy:
+            self.d.outbox.render(kind, dest.channel, ctx.locale, {**params, "code": issued.code})
+        else:
+            self.d.outbox.enqueue(
+                db, kind=kind, channel=dest.channel, to=dest.to, now=now, locale=ctx.locale,
+                account_id=account_id, code=issued.code, params=params,
+            )
         return issued

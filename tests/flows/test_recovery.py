@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from dostup.persistence.models import OutboxMessage
+from dostup.credentials.codes import DECOY_HASH
+from dostup.persistence.models import OneTimeCode, OutboxMessage
 from tests.flows.helpers import PASSWORD, phone_e164
 from tests.support import ApiSurface, Surface, UiSurface, captcha_token, last_code, outbox
 
@@ -130,6 +131,12 @@ async def test_enumeration_safe_mode_answers_alike_for_known_and_unknown(client_
     s2, _, b2 = await _request(api, phone=phone_e164(93))
     assert s1 == s2 == 200 and b1 == b2
     assert await last_code(api.client, known, "recovery_password")
+    # The unknown number got nothing: its decoy code is stored (the same work) but matches no code
+    # and belongs to no account, and no message was queued for it.
+    async with services.db.read() as s:
+        assert not (await s.execute(select(OutboxMessage).where(OutboxMessage.to == phone_e164(93)))).scalars().all()
+        decoy = (await s.execute(select(OneTimeCode).where(OneTimeCode.destination == phone_e164(93)))).scalar_one()
+    assert decoy.account_id is None and decoy.code_hash == DECOY_HASH and decoy.flow_id
 
 
 async def test_landline_account_gets_the_temporary_password_by_email(surface, services):

@@ -53,11 +53,15 @@ class RecoveryService:
         dest = notice_destination(live, self.d.settings.codes.sms_countries) if live else None
         now = self.d.clock.now()
         if dest is None:
+            typed_dest = Destination("sms" if kind == "phone" else "email", typed)
             if safe:
                 # The same work as the sending path: the typed destination's send limits are
                 # counted too, so neither the answer, its time nor a limit tells known from unknown.
-                await self.sender.reserve(Destination("sms" if kind == "phone" else "email", typed), ctx)
+                await self.sender.reserve(typed_dest, ctx)
             async with self.d.db.write() as s:
+                if safe:  # ... and a decoy code is stored and its message written, for nobody
+                    await self.sender.issue(s, dest=typed_dest, purpose=PURPOSE, kind=MESSAGE_KIND, ctx=ctx,
+                                            now=now, decoy=True)
                 record_event(s, kind="recovery_requested", outcome="unknown" if live is None else "no_channel",
                              ctx=ctx, now=now, account_id=live.id if live else None)
             if safe:
