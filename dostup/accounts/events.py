@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
+from dostup.persistence.db import Adds
 from dostup.persistence.models import SecurityEvent
 
 
 def record_event(
-    db: AsyncSession,
+    db: Adds,
     *,
     kind: str,
     outcome: str,

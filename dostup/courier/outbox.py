@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from dostup.core.crypto import random_id
 from dostup.core.i18n import Catalog
+from dostup.persistence.db import Adds
 from dostup.persistence.models import OutboxMessage
 
 
@@ -42,7 +41,7 @@ class Outbox:
 
     def enqueue(
         self,
-        db: AsyncSession,
+        db: Adds,
         *,
         kind: str,
         channel: str,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.crypto import Keyring, random_digits, random_id
 from dostup.core.errors import ValidationFailed
+from dostup.persistence.db import Adds
 from dostup.persistence.models import OneTimeCode
 from dostup.settings import CodeSettings
 
@@ -54,11 +55,7 @@ class CodeService:
         ttl_seconds: int | None = None,
         decoy: bool = False,
     ) -> IssuedCode:
-        """A new code; any earlier live code for the same purpose and flow/account dies.
-
-        A *decoy* costs the same work and is stored like a code, but its hash matches no code:
-        enumeration-safe answers for unknown identifiers do what the real answer does.
-        """
+        """A new code; any earlier live code for the same purpose and flow/account dies."""
         owner = OneTimeCode.flow_id == flow_id if flow_id else OneTimeCode.account_id == account_id
         await db.execute(
             update(OneTimeCode)
@@ -67,6 +64,27 @@ class CodeService:
             .values(invalidated_at=now)
             .execution_options(synchronize_session=False)  # no loaded rows to update in memory
         )
+        return self.add(db, purpose=purpose, channel=channel, destination=destination, now=now, flow_id=flow_id,
+                        account_id=account_id, ttl_seconds=ttl_seconds, decoy=decoy)
+
+    def add(
+        self,
+        db: Adds,
+        *,
+        purpose: str,
+        channel: str,
+        destination: str,
+        now: dt.datetime,
+        flow_id: str | None = None,
+        account_id: str | None = None,
+        ttl_seconds: int | None = None,
+        decoy: bool = False,
+    ) -> IssuedCode:
+        """A new code for an owner that has none yet (a flow just made): nothing to invalidate.
+
+        A *decoy* costs the same work and is stored like a code, but its hash matches no code:
+        enumeration-safe answers for unknown identifiers do what the real answer does.
+        """
         code = random_digits(self.settings.length)
         row = OneTimeCode(
             id=random_id(),

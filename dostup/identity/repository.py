@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from dostup.core.crypto import random_id
+from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 
 
@@ -21,6 +24,19 @@ async def by_email(db: AsyncSession, email: str) -> Account | None:
 
 async def by_login(db: AsyncSession, login: str) -> Account | None:
     return (await db.execute(select(Account).where(Account.login == login))).scalar_one_or_none()
+
+
+_BY_COLUMN: dict[str, Select[Any]] = {}
+
+
+async def detached_by(db: Database, column: InstrumentedAttribute[str | None], value: str) -> Account | None:
+    """The account whose unique ``column`` is ``value``, read without an ORM session (sign-in's
+    hot look-up): a detached copy, for reading only."""
+    stmt = _BY_COLUMN.get(column.key)
+    if stmt is None:
+        stmt = _BY_COLUMN[column.key] = select(Account.__table__).where(column == bindparam("value"))
+    row = await db.first(stmt.params(value=value))
+    return Account(**row._mapping) if row is not None else None
 
 
 async def by_id(db: AsyncSession, account_id: str) -> Account | None:

@@ -26,15 +26,17 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Executable, event, insert, inspect
+from sqlalchemy.engine import Connection, Row, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 T = TypeVar("T")
+T2 = TypeVar("T2")
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default auto-checkpoint is 1000 pages (~4 MB)
 
 
@@ -359,6 +361,115 @@ class RawSqlite:
         self._conn.close()
 
 
+class Adds(Protocol):
+    """What code that only adds rows needs from a unit of work (a session, or :class:`Appends`)."""
+
+    def add(self, instance: Any) -> None: ...
+
+
+class Appends:
+    """The unit of work of :meth:`Database.append`: collects new objects to insert."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+
+    def add(self, instance: Any) -> None:
+        self.rows.append(instance)
+
+
+_COLUMN_KEYS: dict[Any, tuple[tuple[str, str], ...]] = {}
+
+
+def _column_keys(mapper: Any) -> tuple[tuple[str, str], ...]:
+    """(attribute, column) for each column attribute of the mapper."""
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs)
+    return keys
+
+
+def _insert_of(instance: Any) -> tuple[Any, dict[str, Any]]:
+    """The table and column values of a new ORM object (only the attributes it was given)."""
+    state = inspect(instance)
+    return state.mapper.local_table, {col: state.dict[attr] for attr, col in _column_keys(state.mapper)
+                                      if attr in state.dict}
+
+
+class SyncOnLoop:
+    """Synchronous SQLAlchemy Core on an SQLite file, used from the event loop (see
+    :meth:`Database.first` and :meth:`Database.append`).
+
+    The loop keeps one connection (``busy_timeout=0``); a unit runs on it from start to end
+    without yielding, so units never interleave.  When a unit meets a lock it is rolled back
+    (it wrote nothing) and run again in a lock-waiter thread on a connection of ``patient``,
+    which waits the full busy timeout.
+    """
+
+    def __init__(self, path: str, checkpointer: Checkpointer | None) -> None:
+        from sqlalchemy import create_engine
+
+        self._checkpointer = checkpointer
+        self.quick = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0)
+        self._conn: Connection | None = None  # the loop's own: its units never interleave
+        self.patient = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=32)
+        for engine, busy_ms in ((self.quick, 0), (self.patient, SQLITE_BUSY_TIMEOUT_MS)):
+            event.listen(engine, "connect", _sync_pragmas(busy_ms))
+
+    async def run(self, job: Callable[[Connection, T2], T], arg: T2) -> T:
+        if self._conn is None:
+            self._conn = self.quick.connect()
+        try:
+            return job(self._conn, arg)
+        except OperationalError as exc:
+            if not isinstance(exc.orig, sqlite3.OperationalError) or not _is_busy(exc.orig):
+                raise
+        return await _off_loop(self._patiently, job, arg)
+
+    def _patiently(self, job: Callable[[Connection, T2], T], arg: T2) -> T:
+        with self.patient.connect() as conn:
+            return job(conn, arg)
+
+    @staticmethod
+    def read_first(conn: Connection, stmt: Executable) -> Row[Any] | None:
+        try:  # one SELECT: SQLite's own implicit read transaction
+            return conn.execute(stmt).first()
+        finally:
+            conn.rollback()
+
+    def write_all(self, conn: Connection, inserts: list[tuple[Any, dict[str, Any]]]) -> None:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            for table, values in inserts:
+                conn.execute(insert(table), [values])
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+
+    def dispose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.quick.dispose()
+        self.patient.dispose()
+
+
+def _sync_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # BEGIN is ours
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", f"busy_timeout={busy_ms}", "synchronous=NORMAL", "foreign_keys=ON",
+                       "wal_autocheckpoint=0"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    return connect
+
+
 def _begin(statement: str) -> Callable[[Any], None]:
     """The ``begin`` listener: straight to the driver when it is ours (it is one statement per
     unit of work, and SQLAlchemy's full execution path costs more than the statement), else as SQL.
@@ -403,10 +514,12 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         self._path: str | None = None
         self._raw: RawSqlite | None = None
+        self._on_loop: SyncOnLoop | None = None
         if self.is_sqlite:
             path = self._path = _loop_sqlite_path(url)
             if path is not None:
                 self._checkpointer = Checkpointer(path)
+                self._on_loop = SyncOnLoop(path, self._checkpointer)
             self.writer = _sqlite_engine(url, echo, self._checkpointer, path)
             self.reader = _sqlite_engine(url, echo, None, path)
             event.listen(self.writer.sync_engine, "connect", _sqlite_pragmas)
@@ -430,6 +543,43 @@ class Database:
         async with self._read() as session, session.begin():
             yield session
 
+    # -- the hot paths' lighter units of work ------------------------------------------------
+    # An ORM session costs about twice the CPU of a Core connection for one small read or a
+    # couple of inserts (identity map, flush bookkeeping, events), and on SQLite the async
+    # bridge (a greenlet switch per statement) costs as much again.  Sign-in and registration
+    # use these two for their look-up and their append-only writes: on an SQLite file they run
+    # through *synchronous* Core connections straight on the loop (the statements take
+    # microseconds and never wait for a lock there: a busy database moves the unit to a
+    # lock-waiter thread, as :class:`LoopSqliteConnection` does); elsewhere through the async
+    # engine's Core connections.
+
+    async def first(self, stmt: Executable) -> Row[Any] | None:
+        """The first row of a read-only statement, without an ORM session."""
+        if self._on_loop is not None:
+            return await self._on_loop.run(self._on_loop.read_first, stmt)
+        async with self.reader.connect() as conn:
+            return (await conn.execute(stmt)).first()
+
+    @asynccontextmanager
+    async def append(self) -> AsyncIterator[Appends]:
+        """A write unit of work that only adds new rows.
+
+        Callers ``add`` new ORM objects as they would to a session; at the end they are inserted
+        with Core INSERTs, in the order added, in one transaction (nothing is written if the
+        block raises).  Only for plain new rows: no relationships, nothing to read back.
+        """
+        batch = Appends()
+        yield batch
+        if not batch.rows:
+            return
+        inserts = [_insert_of(instance) for instance in batch.rows]
+        if self._on_loop is not None:
+            await self._on_loop.run(self._on_loop.write_all, inserts)
+            return
+        async with self.writer.begin() as conn:
+            for table, values in inserts:
+                await conn.execute(insert(table), [values])
+
     def raw_sqlite(self) -> RawSqlite | None:
         """The ORM-free connection for tiny hot transactions, when this is an SQLite file."""
         if self._path is not None and self._raw is None:
@@ -440,6 +590,8 @@ class Database:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+        if self._on_loop is not None:
+            self._on_loop.dispose()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.crypto import random_token
 from dostup.core.errors import FlowExpired, NotFound, StepNotAllowed
+from dostup.persistence.db import Adds
 from dostup.persistence.models import Flow
 
 
 def new_flow(
-    db: AsyncSession, *, kind: str, state: str, data: dict[str, object], now: dt.datetime, ttl_seconds: int, ip: str
+    db: Adds, *, kind: str, state: str, data: dict[str, object], now: dt.datetime, ttl_seconds: int, ip: str
 ) -> Flow:
     flow = Flow(
         id=random_token(24),

@@ -18,6 +18,7 @@ from dostup.core.crypto import random_id
 from dostup.core.errors import RateLimited
 from dostup.credentials.codes import IssuedCode
 from dostup.guards.limits import Count, Rule
+from dostup.persistence.db import Adds
 from dostup.selfservice.deps import FlowDeps
 
 log = logging.getLogger("dostup.sending")
@@ -93,18 +94,44 @@ class CodeSender:
         account_id: str | None = None,
         decoy: bool = False,
     ) -> IssuedCode:
-        """Issue the code and its message inside the caller's unit of work.
+        """Issue the code and its message inside the caller's unit of work; the owner's (flow's or
+        account's) earlier live code dies.
 
         A *decoy* (an enumeration-safe answer for an unknown identifier) does the same work, but
         its code matches nothing, it is filed under a flow id of its own, and its message is
         rendered and dropped instead of queued.
         """
+        owner_flow = random_id() if decoy else flow_id
+        owner_account = None if decoy else account_id
         issued = await self.d.codes.issue(
             db, purpose=purpose, channel=dest.channel, destination=dest.to, now=now,
-            flow_id=random_id() if decoy else flow_id, account_id=None if decoy else account_id, decoy=decoy,
+            flow_id=owner_flow, account_id=owner_account, decoy=decoy,
         )
-        minutes = max(1, self.d.codes.ttl(dest.channel) // 60)
-        params: dict[str, object] = {"minutes": minutes}
+        self._message(db, issued, dest=dest, kind=kind, ctx=ctx, now=now, account_id=owner_account, decoy=decoy)
+        return issued
+
+    def new_code(
+        self,
+        db: Adds,
+        *,
+        dest: Destination,
+        purpose: str,
+        kind: str,
+        ctx: Context,
+        now: dt.datetime,
+        flow_id: str | None = None,
+        decoy: bool = False,
+    ) -> IssuedCode:
+        """As :meth:`issue`, for a flow made in this same unit of work (no earlier code to kill):
+        it only adds rows, so it can run in the lighter append-only unit of work."""
+        issued = self.d.codes.add(db, purpose=purpose, channel=dest.channel, destination=dest.to, now=now,
+                                  flow_id=random_id() if decoy else flow_id, decoy=decoy)
+        self._message(db, issued, dest=dest, kind=kind, ctx=ctx, now=now, account_id=None, decoy=decoy)
+        return issued
+
+    def _message(self, db: Adds, issued: IssuedCode, *, dest: Destination, kind: str, ctx: Context,
+                 now: dt.datetime, account_id: str | None, decoy: bool) -> None:
+        params: dict[str, object] = {"minutes": max(1, self.d.codes.ttl(dest.channel) // 60)}
         if decoy:
             self.d.outbox.render(kind, dest.channel, ctx.locale, {**params, "code": issued.code})
         else:
@@ -112,4 +139,3 @@ class CodeSender:
                 db, kind=kind, channel=dest.channel, to=dest.to, now=now, locale=ctx.locale,
                 account_id=account_id, code=issued.code, params=params,
             )
-        return issued

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.crypto import random_id, random_token, sha256_hex
-from dostup.persistence.db import Database
+from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Session
 from dostup.session.reader import SessionReader, SessionRecord
 from dostup.settings import SessionSettings
@@ -43,7 +43,7 @@ class SessionService:
 
     def issue(
         self,
-        db: AsyncSession,
+        db: Adds,
         *,
         account_id: str,
         ctx: Context,
@@ -51,7 +51,8 @@ class SessionService:
         state: str = ACTIVE,
         kind: str = "cookie",
     ) -> IssuedSession:
-        """Add a new session to the caller's unit of work and return its token (shown once)."""
+        """Add a new session to the caller's unit of work (a session, or an append-only one) and
+        return its token (shown once)."""
         now = self._clock.now()
         ttl = self.settings.remember_timeout_seconds if remember else self.settings.absolute_timeout_seconds
         token = random_token(32)

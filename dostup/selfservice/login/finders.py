@@ -6,8 +6,6 @@ which plugs in its own finder.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dostup.identity import repository as accounts
 from dostup.identity.documents import parse_snils
 from dostup.identity.email import parse_email
@@ -26,8 +24,7 @@ class PhoneFinder:
         return parse_phone(inp.phone, inp.country).e164
 
     async def find(self, value: str) -> Account | None:
-        async with self._db.read() as s:
-            return await accounts.by_phone(s, value)
+        return await accounts.detached_by(self._db, Account.phone, value)
 
 
 class LoginFinder:
@@ -38,8 +35,7 @@ class LoginFinder:
         return normalize_login(inp.login)
 
     async def find(self, value: str) -> Account | None:
-        async with self._db.read() as s:
-            return await accounts.by_login(s, value)
+        return await accounts.detached_by(self._db, Account.login, value)
 
 
 class EmailFinder:
@@ -50,8 +46,7 @@ class EmailFinder:
         return parse_email(inp.email)
 
     async def find(self, value: str) -> Account | None:
-        async with self._db.read() as s:
-            return await accounts.by_email(s, value)
+        return await accounts.detached_by(self._db, Account.email, value)
 
 
 class SnilsFinder:
@@ -64,8 +59,7 @@ class SnilsFinder:
         return parse_snils(inp.snils)
 
     async def find(self, value: str) -> Account | None:
-        async with self._db.read() as s:
-            return (await s.execute(select(Account).where(Account.snils == value))).scalar_one_or_none()
+        return await accounts.detached_by(self._db, Account.snils, value)
 
 
 def default_finders(db: Database) -> dict[str, IdentifierFinder]:

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,12 +52,16 @@ class RegistrationService:
 
     # -- start ------------------------------------------------------------------------------
 
-    async def _taken_field(self, plan: Plan) -> str | None:
-        async with self.d.db.read() as s:
-            if plan.phone and await accounts.by_phone(s, plan.phone):
-                return "phone"
-            if plan.email and await accounts.by_email(s, plan.email):
-                return "email"
+    async def _taken(self, plan: Plan) -> tuple[str, str] | None:
+        """Which identifier of the form an account already has, and that account's id."""
+        if plan.phone:
+            row = await self.d.db.first(select(Account.id).where(Account.phone == plan.phone))
+            if row is not None:
+                return "phone", str(row[0])
+        if plan.email:
+            row = await self.d.db.first(select(Account.id).where(Account.email == plan.email))
+            if row is not None:
+                return "email", str(row[0])
         return None
 
     def _field_for(self, taken: str) -> str:
@@ -80,11 +84,11 @@ class RegistrationService:
                 raise CaptchaRequired("captcha.invalid", code="captcha_invalid")
         await self.d.limiter.hit(self.per_ip, ctx.ip, message_id="error.rate_limited")
 
-        taken = await self._taken_field(plan)
+        taken = await self._taken(plan)
         password_hash = await self.d.hasher.hash(plan.password) if plan.password else None  # no transaction open
         if taken and not self.d.settings.enumeration_safe:
-            field = self._field_for(taken)
-            raise Conflict(f"registration.{taken}_taken", field=field, code="identifier_taken")
+            field = self._field_for(taken[0])
+            raise Conflict(f"registration.{taken[0]}_taken", field=field, code="identifier_taken")
         dest = Destination(plan.channel, plan.to)
         if plan.to:
             await self.sender.reserve(dest, ctx)
@@ -96,20 +100,18 @@ class RegistrationService:
             "locale": ctx.locale, "decoy": bool(taken) or not plan.to,
         }
         code_expires_at: dt.datetime | None = None
-        async with self.d.db.write() as s:
+        async with self.d.db.append() as s:  # only new rows: the lighter unit of work
             flow = new_flow(s, kind=F.KIND, state=F.CODE_SENT, data=data, now=now,
                             ttl_seconds=F.FLOW_TTL_SECONDS, ip=ctx.ip)
-            if taken:
-                # Enumeration-safe: the caller sees the usual next step; the owner is told.
-                owner = await accounts.by_phone(s, plan.phone) if plan.phone else None
-                if owner is None and plan.email:
-                    owner = await accounts.by_email(s, plan.email)
-                self.d.outbox.enqueue(s, kind="registration_exists", channel=dest.channel, to=dest.to,
-                                      now=now, locale=ctx.locale, account_id=owner.id if owner else None)
-            elif plan.to:
-                issued = await self.sender.issue(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
-                                                 ctx=ctx, now=now, flow_id=flow.id)
+            if plan.to:
+                # Enumeration-safe and taken: the caller sees the usual next step (a decoy code, the
+                # same work), and the owner is told instead.
+                issued = self.sender.new_code(s, dest=dest, purpose=F.CODE_PURPOSE, kind="registration_code",
+                                              ctx=ctx, now=now, flow_id=flow.id, decoy=bool(taken))
                 code_expires_at = issued.expires_at
+            if taken:
+                self.d.outbox.enqueue(s, kind="registration_exists", channel=dest.channel, to=dest.to,
+                                      now=now, locale=ctx.locale, account_id=taken[1])
         self.d.wake_courier()
         return self._just_sent(flow, code_expires_at)
 
