@@ -169,7 +169,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
 def create_app(
     settings: Settings | None = None, *, services: Services | None = None, run_migrations: bool = True
 ) -> FastAPI:
-    from dostup.web.api import build_api_router
+    from dostup.web.api import PREFIX, api_routers
     from dostup.web.dev import build_dev_router
     from dostup.web.errors import install_error_handlers
     from dostup.web.middleware import BodyLimit, SecurityHeaders
@@ -196,7 +196,8 @@ def create_app(
     )
     app.state.services = svc
     install_error_handlers(app)
-    app.include_router(build_api_router())
+    for router in api_routers():
+        app.include_router(router, prefix=PREFIX)
     app.include_router(build_ui_router())
     if not settings.production:
         app.include_router(build_dev_router())

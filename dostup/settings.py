@@ -100,10 +100,10 @@ class CourierSettings(BaseModel):
     sms_provider: Literal["dev", "http", "smsru"] = "dev"
     worker_in_process: bool = True
     poll_interval_seconds: float = 1.0
-    # After a wake-up the in-process courier waits this long before claiming: the request that
-    # queued the message answers first (its time does not include the delivery), and a burst of
-    # messages is claimed and recorded as one batch.
-    gather_seconds: float = Field(default=0.02, ge=0, le=5)
+    # After a wake-up the courier waits this long before claiming (an SMS takes seconds anyway):
+    # the request that queued the message answers first (its time does not include the
+    # delivery), and a burst of messages is claimed and recorded as one batch.
+    gather_seconds: float = Field(default=0.1, ge=0, le=5)
     max_attempts: int = 12
     backoff_base_seconds: float = 5.0
     backoff_max_seconds: float = 3600.0

@@ -19,7 +19,12 @@ def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hand-off per request
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def session_cookie_name(services: Services) -> str:

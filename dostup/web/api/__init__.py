@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+PREFIX = "/api/v1"
 
-def build_api_router() -> APIRouter:
+
+def api_routers() -> list[APIRouter]:
+    """The API's routers, each included in the app with :data:`PREFIX` (one level of inclusion:
+    FastAPI matches nested included routers once per level on every request)."""
     from dostup.web.api import (
         account,
         admin,
@@ -18,7 +22,5 @@ def build_api_router() -> APIRouter:
         settings,
     )
 
-    router = APIRouter(prefix="/api/v1")
-    for module in (auth, registration, recovery, account, settings, history, companies, contracts, admin):
-        router.include_router(module.router)
-    return router
+    return [module.router for module in
+            (auth, registration, recovery, account, settings, history, companies, contracts, admin)]
