@@ -1,10 +1,12 @@
-"""Personal names (Фамилия, Имя, Отчество): what a name may contain, nothing more.
+"""Personal names (Фамилия, Имя, Отчество): what a name may contain.
 
-Letters of any script, spaces, hyphens and apostrophes (``'``, ``’``, ``ʼ``), at most 100 code
-points, at least one letter.  Control characters (CR/LF included), digits, markup and other
-punctuation are refused, so a name can never break a header, a CSV export or an SMS line.  What is
-accepted is stored exactly as typed (outer spaces trimmed): characters that mean something to SQL
-or HTML (the apostrophe, ``--``) stay literal in the database and are escaped on output.
+A name is stored exactly as typed (outer spaces trimmed), whatever it looks like: characters that
+mean something to SQL or HTML (``'``, ``--``, ``<script>``) stay literal in the database and are
+escaped on output (SECURITY.md).  What is refused is what could break a line or fool a reader,
+not what looks unusual: control characters (CR/LF, NUL, tab), invisible format characters such
+as bidi overrides (the joiners ZWJ/ZWNJ, which some scripts need, excepted), line and paragraph
+separators, unassigned and private-use code points.  At most 100 code points, at least one
+letter.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import unicodedata
 from dostup.core.errors import ValidationFailed
 
 MAX_LENGTH = 100
-_PUNCTUATION = frozenset(" -'\u2019\u02bc")
+_JOINERS = frozenset("\u200c\u200d")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def parse_name(raw: str | None, *, field: str) -> str | None:
@@ -29,9 +32,7 @@ def parse_name(raw: str | None, *, field: str) -> str | None:
         category = unicodedata.category(ch)
         if category.startswith("L"):
             has_letter = True
-        elif category.startswith("M") and has_letter:
-            continue  # a combining accent on a letter typed in decomposed form
-        elif ch not in _PUNCTUATION:
+        elif category in _REFUSED_CATEGORIES and ch not in _JOINERS:
             raise ValidationFailed("settings.name_invalid", field=field)
     if not has_letter:
         raise ValidationFailed("settings.name_invalid", field=field)

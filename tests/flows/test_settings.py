@@ -38,26 +38,38 @@ async def test_names_are_saved_and_shown_on_the_page_and_in_the_api(surface, ser
         assert got.data["phone_confirmed"] is True and got.data["login"] is None
 
 
-async def test_sql_and_html_significant_characters_are_stored_literally_and_escaped(surface, services):
+@pytest.mark.parametrize(("family", "given", "escaped"), [
+    ("O'Brien'-- ", "Robert' OR 'a", ("O&#39;Brien&#39;--", "Robert&#39; OR &#39;a")),
+    ("Robert'); DROP TABLE accounts;--", "<script>alert(1)</script>",
+     ("Robert&#39;); DROP TABLE accounts;--", "&lt;script&gt;alert(1)&lt;/script&gt;")),
+    ('<b>Иванов</b> & "Ко"', "Анна<img src=x onerror=alert(1)>",
+     ("&lt;b&gt;Иванов&lt;/b&gt; &amp; &#34;Ко&#34;", "Анна&lt;img src=x onerror=alert(1)&gt;")),
+])
+async def test_sql_and_html_significant_characters_are_stored_literally_and_escaped(surface, services, family, given,
+                                                                                     escaped):
+    """SECURITY.md: names with SQL or HTML are stored literally and escaped on output."""
     me = await signed_in(surface, services, 101)
-    literal = "O'Brien'-- "  # a quote and an SQL comment marker: letters, apostrophes and hyphens only
-    r = await me.profile(family_name=literal, given_name="Robert' OR 'a", middle_name="")
+    r = await me.profile(family_name=family, given_name=given, middle_name="")
     assert r.ok, (r.status, r.field, r.message)
     acc = await account(services, "+79120000101")
-    assert acc.family_name == "O'Brien'--" and acc.given_name == "Robert' OR 'a" and acc.middle_name is None
+    assert acc.family_name == family.strip(" ") and acc.given_name == given and acc.middle_name is None
     page = (await me.page("/settings")).text
-    assert "O&#39;Brien&#39;--" in page and "Robert&#39; OR &#39;a" in page
-    assert "O'Brien" not in page
+    assert escaped[0] in page and escaped[1] in page
+    assert given not in page and family.strip(" ") not in page
+    got = await me.api("GET", "/profile")
+    assert (got.data["family_name"], got.data["given_name"]) == (family.strip(" "), given)  # JSON: as stored
 
 
 @pytest.mark.parametrize(("value", "message_id"), [
     ("Я" * 101, "settings.name_too_long"),
     ("Иван\r\nBcc: x@example.com", "settings.name_invalid"),
-    ("<script>alert(1)</script>", "settings.name_invalid"),
-    ("Robert'); DROP TABLE accounts;--", "settings.name_invalid"),
-    ("Иван2", "settings.name_invalid"),
-    ("- '", "settings.name_invalid"),
+    ("Иван\tПетров", "settings.name_invalid"),
     ("Ива\x00н", "settings.name_invalid"),
+    ("Иван\u202eвонаВ", "settings.name_invalid"),  # a bidi override: reads as someone else
+    ("Иван\u2028Петров", "settings.name_invalid"),  # a line separator
+    ("- '", "settings.name_invalid"),
+    ("12345", "settings.name_invalid"),
+    ("<>'--", "settings.name_invalid"),
 ])
 async def test_bad_names_are_refused_and_nothing_changes(surface, services, value, message_id):
     me = await signed_in(surface, services, 102)
