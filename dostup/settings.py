@@ -191,6 +191,18 @@ def _dev_secret(directory: Path) -> str:
     return path.read_text().strip()
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _cleartext_elsewhere(url: str) -> bool:
+    """An ``http://`` URL to another machine: credentials and personal data would cross the network
+    in clear (a gateway on the same host, e.g. a sidecar, is fine)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK
+
+
 def check_production(settings: Settings) -> None:
     problems: list[str] = []
     if len(settings.secret_key) < 32:
@@ -203,6 +215,15 @@ def check_production(settings: Settings) -> None:
         problems.append("DOSTUP_PUBLIC_URL must be an https:// URL in production")
     if settings.captcha.provider == "none":
         problems.append("DOSTUP_CAPTCHA__PROVIDER must not be 'none' in production")
+    # The outbound services carry phone numbers, codes and API keys.
+    outbound = [
+        ("DOSTUP_SMS__URL", settings.sms.url if settings.courier.sms_provider == "http" else ""),
+        ("DOSTUP_CONTRACTS__URL", settings.contracts.url if settings.contracts.registry == "http" else ""),
+        ("DOSTUP_CAPTCHA__VERIFY_URL", settings.captcha.verify_url),
+    ]
+    for name, url in outbound:
+        if url and _cleartext_elsewhere(url):
+            problems.append(f"{name} must be an https:// URL in production (http:// only to this machine)")
     if problems:
         raise SettingsError("; ".join(problems))
 

@@ -103,6 +103,24 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
     )
 
 
+@pytest.mark.parametrize(("name", "extra"), [
+    ("DOSTUP_SMS__URL", {"DOSTUP_SMS__URL": "http://sms.example/send"}),
+    ("DOSTUP_CONTRACTS__URL", {"DOSTUP_CONTRACTS__REGISTRY": "http", "DOSTUP_CONTRACTS__URL": "http://billing.example/c"}),
+    ("DOSTUP_CAPTCHA__VERIFY_URL", {"DOSTUP_CAPTCHA__PROVIDER": "smartcaptcha", "DOSTUP_CAPTCHA__SERVER_KEY": "k",
+                                    "DOSTUP_CAPTCHA__VERIFY_URL": "http://captcha.example/validate"}),
+])
+def test_production_refuses_cleartext_outbound_services_and_names_them(tmp_path, name, extra):
+    """Phone numbers, codes and API keys do not cross the network in clear; the same machine is fine."""
+    with pytest.raises(SettingsError) as err:
+        load_settings({**_production_env(tmp_path), **extra}, workdir=tmp_path)
+    assert name in str(err.value) and "https://" in str(err.value)
+    local = {k: v.replace("sms.example", "127.0.0.1").replace("billing.example", "localhost")
+             .replace("captcha.example", "[::1]") for k, v in extra.items()}
+    load_settings({**_production_env(tmp_path), **local}, workdir=tmp_path)  # loopback: accepted
+    secure = {k: v.replace("http://", "https://") for k, v in extra.items()}
+    load_settings({**_production_env(tmp_path), **secure}, workdir=tmp_path)
+
+
 async def test_production_has_no_dev_outbox_and_uses_host_prefixed_secure_cookies(tmp_path):
     settings = load_settings(_production_env(tmp_path), workdir=tmp_path)
     services = build_services(settings)
