@@ -26,31 +26,12 @@ from dostup.courier.worker import CLAIM_SECONDS, Worker
 from dostup.persistence.db import Database
 from dostup.persistence.models import OutboxMessage
 from tests.courier.conftest import DEADLINE_SECONDS, Gateway, Reply, Request
+from tests.courier.worker_support import enqueue, gateway_env, with_settings
 
 
 @pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest, gateway: Gateway) -> dict[str, str]:
-    """SMS through the HTTP gateway (the dev outbox with ``sms_provider=dev``), e-mail to the dev outbox."""
-    env = {
-        "DOSTUP_COURIER__WORKER_IN_PROCESS": "false",
-        "DOSTUP_COURIER__SMS_PROVIDER": "http",
-        "DOSTUP_SMS__URL": gateway.url + "/sms",
-        "DOSTUP_SMS__TIMEOUT_SECONDS": "5",
-        "DOSTUP_COURIER__BACKOFF_BASE_SECONDS": "5",
-    }
-    env.update(getattr(request, "param", {}))
-    return env
-
-
-def with_settings(**env: str) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("settings_overrides", [env], indirect=True, ids=["settings"])
-
-
-async def enqueue(services, to: str, code: str = "731904", channel: str = "sms") -> str:
-    async with services.db.write() as s:
-        msg = services.deps.outbox.enqueue(s, kind="registration_code", channel=channel, to=to,
-                                           now=services.clock.now(), code=code, params={"minutes": 10})
-    return msg.id
+    return gateway_env(request, gateway)
 
 
 async def enqueue_many(services, phones: list[str]) -> dict[str, str]:
