@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, text
 
 from dostup.core.clock import Clock
 from dostup.core.errors import ServiceUnavailable
-from dostup.persistence.db import Database, RawSqlite
+from dostup.persistence.db import Database, SyncOnLoop
 from dostup.persistence.models import Counter
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ class _RowStore:
 class SqliteCounterStore(_RowStore):
     """The embedded default: counter rows in the SQLite file, updated without the ORM (hot path)."""
 
-    def __init__(self, raw: RawSqlite, clock: Clock) -> None:
+    def __init__(self, raw: SyncOnLoop, clock: Clock) -> None:
         self._raw = raw
         self._clock = clock
 
@@ -132,8 +132,8 @@ class SqliteCounterStore(_RowStore):
             return counted, self._peek(conn, peek, now)
 
         if hits:
-            return await self._raw.write(run)
-        return [], await self._raw.read(lambda conn: self._peek(conn, peek, now))
+            return await self._raw.write_sqlite3(run)
+        return [], await self._raw.read_sqlite3(lambda conn: self._peek(conn, peek, now))
 
     def _peek(self, conn: sqlite3.Connection, keys: Sequence[str], now: dt.datetime) -> list[Seen]:
         if not keys:
@@ -146,15 +146,15 @@ class SqliteCounterStore(_RowStore):
 
     async def put(self, key: str, value: int, ttl_seconds: int) -> None:
         exp = self._text(self._clock.now() + dt.timedelta(seconds=ttl_seconds))
-        await self._raw.write(lambda conn: conn.execute(_PUT, {"key": key, "v": value, "exp": exp}))
+        await self._raw.write_sqlite3(lambda conn: conn.execute(_PUT, {"key": key, "v": value, "exp": exp}))
 
     async def delete(self, *keys: str) -> None:
         marks = ", ".join("?" * len(keys))
-        await self._raw.write(lambda conn: conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys))  # noqa: S608
+        await self._raw.write_sqlite3(lambda conn: conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys))  # noqa: S608
 
     async def purge_expired(self) -> None:
         now_s = self._text(self._clock.now())
-        await self._raw.write(lambda conn: conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now_s,)))
+        await self._raw.write_sqlite3(lambda conn: conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now_s,)))
 
     async def close(self) -> None:
         return None  # the connection belongs to the Database
@@ -205,7 +205,7 @@ class SqlCounterStore(_RowStore):
 
 def sql_store(db: Database, clock: Clock) -> SqliteCounterStore | SqlCounterStore:
     """The database's own counter store: ORM-free on an SQLite file, through SQLAlchemy otherwise."""
-    raw = db.raw_sqlite()
+    raw = db.on_loop()
     return SqliteCounterStore(raw, clock) if raw is not None else SqlCounterStore(db, clock)
 
 

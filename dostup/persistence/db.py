@@ -260,107 +260,6 @@ class LoopSqliteConnection:
             self._conn.close()
 
 
-class RawSqlite:
-    """Small transactions straight on ``sqlite3``, for the limiter's counters (no ORM).
-
-    A counter update is one indexed upsert: microseconds in SQLite, but about half a millisecond
-    through SQLAlchemy's async session (greenlet hops, events, pooling).  Sign-in and code sending
-    touch several counters per request, so they run here, with the rules of
-    :class:`LoopSqliteConnection`: on the event loop, never waiting for a lock there (a busy
-    database moves the whole transaction to a lock-waiter thread with the busy timeout).  One
-    connection, used by one transaction at a time (an ``asyncio.Lock`` that is only ever waited
-    for while a transaction sits in a lock-waiter thread).
-    """
-
-    def __init__(self, path: str, checkpointer: Checkpointer | None = None) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
-        for pragma in ("journal_mode=WAL", "busy_timeout=0", "synchronous=NORMAL", "foreign_keys=ON",
-                       "wal_autocheckpoint=0"):
-            self._conn.execute(f"PRAGMA {pragma}").fetchall()
-        self._checkpointer = checkpointer
-        self._lock = asyncio.Lock()
-
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction; commit, or roll back if it raises."""
-        async with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
-                return await self._waiting(self._write_waiting, fn)
-            try:
-                result = fn(self._conn)
-                self._conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or not self._conn.in_transaction:
-                    self._rollback()
-                    raise
-                await self._waiting(self._commit_waiting, None)  # WAL commits do not wait; just in case
-            except BaseException:
-                self._rollback()
-                raise
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
-            return result
-
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` (its statements) outside any write transaction."""
-        async with self._lock:
-            try:
-                return fn(self._conn)
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
-            return await self._waiting(self._read_waiting, fn)
-
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-
-    async def _waiting(self, job: Callable[[Any], T], arg: Any) -> T:
-        return await _off_loop(job, arg)
-
-    def _patient(self, job: Callable[[], T]) -> T:
-        self._conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        try:
-            return job()
-        finally:
-            self._conn.execute("PRAGMA busy_timeout=0")
-
-    def _write_waiting(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def job() -> T:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._conn)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-            return result
-
-        result = self._patient(job)
-        if self._checkpointer is not None:
-            self._checkpointer.committed()
-        return result
-
-    def _commit_waiting(self, _: None) -> None:
-        def job() -> None:
-            try:
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-
-        self._patient(job)
-
-    def _read_waiting(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return self._patient(lambda: fn(self._conn))
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 class Adds(Protocol):
     """What code that only adds rows needs from a unit of work (a session, or :class:`Appends`)."""
 
@@ -399,7 +298,8 @@ def _insert_of(instance: Any) -> tuple[Any, dict[str, Any]]:
 
 class SyncOnLoop:
     """Synchronous SQLAlchemy Core on an SQLite file, used from the event loop (see
-    :meth:`Database.first` and :meth:`Database.append`).
+    :meth:`Database.first` and :meth:`Database.append`, and the limiter's counters, which use the
+    driver connection itself).
 
     The loop keeps one connection (``busy_timeout=0``); a unit runs on it from start to end
     without yielding, so units never interleave.  When a unit meets a lock it is rolled back
@@ -422,10 +322,36 @@ class SyncOnLoop:
             self._conn = self.quick.connect()
         try:
             return job(self._conn, arg)
-        except OperationalError as exc:
-            if not isinstance(exc.orig, sqlite3.OperationalError) or not _is_busy(exc.orig):
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            orig = exc.orig if isinstance(exc, OperationalError) else exc
+            if not isinstance(orig, sqlite3.OperationalError) or not _is_busy(orig):
                 raise
         return await _off_loop(self._patiently, job, arg)
+
+    # The limiter's counters: plain sqlite3 statements on the same connections (a counter upsert
+    # takes microseconds; SQLAlchemy's execution context would cost several times that).
+
+    async def write_sqlite3(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` with the driver connection, in one ``BEGIN IMMEDIATE`` transaction."""
+        return await self.run(self._write_sqlite3, fn)
+
+    async def read_sqlite3(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` with the driver connection, outside any write transaction."""
+        return await self.run(lambda conn, f: f(_driver(conn)), fn)
+
+    def _write_sqlite3(self, conn: Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raw = _driver(conn)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            result = fn(raw)
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+        return result
 
     def _patiently(self, job: Callable[[Connection, T2], T], arg: T2) -> T:
         with self.patient.connect() as conn:
@@ -456,6 +382,10 @@ class SyncOnLoop:
             self._conn = None
         self.quick.dispose()
         self.patient.dispose()
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    return conn.connection.dbapi_connection  # type: ignore[return-value]
 
 
 def _sync_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
@@ -513,7 +443,6 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._checkpointer: Checkpointer | None = None
         self._path: str | None = None
-        self._raw: RawSqlite | None = None
         self._on_loop: SyncOnLoop | None = None
         if self.is_sqlite:
             path = self._path = _loop_sqlite_path(url)
@@ -580,16 +509,11 @@ class Database:
             for table, values in inserts:
                 await conn.execute(insert(table), [values])
 
-    def raw_sqlite(self) -> RawSqlite | None:
-        """The ORM-free connection for tiny hot transactions, when this is an SQLite file."""
-        if self._path is not None and self._raw is None:
-            self._raw = RawSqlite(self._path, self._checkpointer)
-        return self._raw
+    def on_loop(self) -> SyncOnLoop | None:
+        """The loop's own synchronous connection to the SQLite file (None for other databases)."""
+        return self._on_loop
 
     async def dispose(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
         if self._on_loop is not None:
             self._on_loop.dispose()
         await self.writer.dispose()
