@@ -1,4 +1,5 @@
--- wrk script: POST pre-generated JSON bodies, one per line of the file named by $WRK_BODIES.
+-- wrk script: POST pre-generated bodies, one per line of the file named by $WRK_BODIES: JSON, or
+-- whatever Content-Type the command line gives with -H (the OIDC bench posts forms).
 --
 -- Each body is sent at most once per run (registration bodies carry a one-time captcha token
 -- and a distinct phone number).  With several wrk threads, thread i sends lines i, i+n, i+2n...
@@ -13,7 +14,7 @@ for line in io.lines(file) do
 end
 
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = wrk.headers["Content-Type"] or "application/json"
 
 local next_id = 0
 function setup(thread)

@@ -49,7 +49,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-BIN = ROOT / ".venv" / "bin"
+# the checkout's own venv, else the one running the bench (a git worktree has none of its own)
+BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
 PY = str(BIN / "python")
 PASSWORD = "Tundra-Lantern-42"
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -280,7 +281,7 @@ def parse_wrk(out: str) -> WrkResult:
 
 def wrk(url: str, *, seconds: float, threads: int = 1, conns: int = 32, headers: dict[str, str] | None = None,
         bodies: Path | None = None, timeout: str = "10s", server: Server | None = None,
-        db_pids: list[int] | None = None) -> WrkResult:
+        db_pids: list[int] | None = None, tokens: Path | None = None) -> WrkResult:
     """One bounded wrk run; with ``server``/``db_pids`` also the CPU they spent meanwhile."""
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{int(seconds)}s", f"--timeout={timeout}", "--latency"]
     for k, v in (headers or {}).items():
@@ -289,6 +290,9 @@ def wrk(url: str, *, seconds: float, threads: int = 1, conns: int = 32, headers:
     if bodies is not None:
         cmd += ["-s", str(BENCH / "body.lua")]
         env.update({"WRK_BODIES": str(bodies), "WRK_THREADS": str(threads)})
+    elif tokens is not None:  # GET with the bearer tokens of the file, in turn (tokens.lua)
+        cmd += ["-s", str(BENCH / "tokens.lua")]
+        env["WRK_TOKENS"] = str(tokens)
     cmd.append(url)
     pids = server.pids() if server else []
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

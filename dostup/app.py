@@ -1,213 +1,111 @@
-"""``create_app(settings)``: the one place where everything is wired together."""
+"""The entry point ``uvicorn --factory`` (``dostup serve``) calls: the app built from the environment.
+
+The wiring itself lives in :mod:`dostup.services` (the composition root) and
+:func:`dostup.web.app.create_app` (the HTTP surface).
+
+``dostup serve`` validates the settings and migrates, then replaces itself (``exec``) with
+``python -m dostup.app``, which runs uvicorn on :func:`serving_app`: a serving process never loads
+the command line (typer, click's rich help, pygments) nor Alembic and the migration scripts, ~20 MiB
+it would keep resident for nothing (issue 13 §0, ``bench/memory.py``).  ``dostup worker`` does the
+same into ``python -m dostup.app --courier``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import argparse
+import sys
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+# httpx (the SMS, captcha and registry clients) imports its own command-line client on import when
+# click, rich and pygments are installed (typer brings them): ~8 MiB no server uses.  A None entry
+# makes that optional import fail the way httpx expects when they are missing.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from dostup.accounts.companies import erase_companies
-from dostup.accounts.contracts import erase_links, make_registry
-from dostup.core.clock import Clock, SystemClock
-from dostup.core.crypto import Keyring
-from dostup.core.i18n import Catalog
-from dostup.courier.channels import Channel
-from dostup.courier.channels.dev import DevOutboxChannel
-from dostup.courier.channels.sms import HttpSmsChannel, SmsRuChannel
-from dostup.courier.channels.smtp import SmtpChannel
-from dostup.courier.outbox import Brand, Outbox
-from dostup.courier.worker import Worker
-from dostup.credentials.codes import CodeService
-from dostup.credentials.password import PasswordHasher, PasswordPolicy
-from dostup.guards.captcha import make_verifier
-from dostup.guards.limits import Limiter
-from dostup.guards.store import CounterStore, RedisCounterStore, sql_store
-from dostup.persistence.db import Database
-from dostup.persistence.migrate import migrate
-from dostup.presets import Preset, get_preset
-from dostup.selfservice.companies import CompanyService
-from dostup.selfservice.contracts import CardFinder, ContractService
-from dostup.selfservice.deletion import DeletionService
-from dostup.selfservice.deps import FlowDeps
-from dostup.selfservice.login.finders import default_finders
-from dostup.selfservice.login.service import LoginService, PasswordCheck
-from dostup.selfservice.reauth import ReauthService
-from dostup.selfservice.recovery.service import RecoveryService, TemporaryPasswordCheck
-from dostup.selfservice.registration.forms import RegistrationForms
-from dostup.selfservice.registration.service import RegistrationService
-from dostup.selfservice.sending import CodeSender
-from dostup.selfservice.settings.contacts import ContactService, erase_settings
-from dostup.selfservice.settings.notifications import NotificationSettingsService
-from dostup.selfservice.settings.password import PasswordChangeService
-from dostup.selfservice.settings.profile import ProfileService
-from dostup.session.reader import make_reader
-from dostup.session.service import SessionService
-from dostup.settings import Settings, load_settings
+from dostup.core.memory import tune_malloc  # noqa: E402
+from dostup.settings import load_settings  # noqa: E402
 
-log = logging.getLogger("dostup")
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-
-def make_channels(settings: Settings) -> dict[str, Channel]:
-    c = settings.courier
-    email: Channel = SmtpChannel(settings.smtp) if c.email_provider == "smtp" else DevOutboxChannel()
-    sms: Channel
-    if c.sms_provider == "http":
-        sms = HttpSmsChannel(settings.sms)
-    elif c.sms_provider == "smsru":
-        sms = SmsRuChannel(settings.sms)
-    else:
-        sms = DevOutboxChannel()
-    return {"email": email, "sms": sms}
-
-
-@dataclass
-class Services:
-    settings: Settings
-    preset: Preset
-    catalog: Catalog
-    keyring: Keyring
-    clock: Clock
-    db: Database
-    store: CounterStore
-    deps: FlowDeps
-    sessions: SessionService
-    registration: RegistrationService
-    login: LoginService
-    worker: Worker
-    hasher: PasswordHasher
-    reauth: ReauthService
-    password_change: PasswordChangeService
-    recovery: RecoveryService
-    deletion: DeletionService
-    profile: ProfileService
-    contacts: ContactService
-    notification_settings: NotificationSettingsService
-    companies: CompanyService
-    contracts: ContractService
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def start(self, *, run_migrations: bool) -> None:
-        if run_migrations:
-            await migrate(self.settings.database_url)
-        if self.settings.courier.worker_in_process:
-            self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="courier"))
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        await self.sessions._reader.close()  # noqa: SLF001
-        await self.store.close()
-        await self.db.dispose()
-        self.hasher.close()
-
-
-def build_services(settings: Settings, *, clock: Clock | None = None, catalog: Catalog | None = None) -> Services:
-    clock = clock or SystemClock()
-    catalog = catalog or Catalog.load()
-    preset = get_preset(settings.preset)
-    keyring = Keyring(settings.secret_key)
-    db = Database(settings.database_url)
-    store: CounterStore = RedisCounterStore(settings.redis_url, settings.redis_prefix) if settings.redis_url else sql_store(db, clock)
-    hasher = PasswordHasher(settings.passwords)
-    sessions = SessionService(settings.sessions, db, make_reader(settings.database_url), clock)
-    outbox = Outbox(catalog, Brand(preset.product_name, preset.support_phone, settings.public_url))
-    worker = Worker(settings.courier, db, make_channels(settings), clock)
-    deps = FlowDeps(
-        settings=settings,
-        preset=preset,
-        db=db,
-        clock=clock,
-        keyring=keyring,
-        catalog=catalog,
-        hasher=hasher,
-        policy=PasswordPolicy(settings.passwords, preset.operator_names),
-        codes=CodeService(settings.codes, keyring),
-        limiter=Limiter(store),
-        captcha=make_verifier(settings.captcha, keyring, store),
-        outbox=outbox,
-        sessions=sessions,
-        wake_courier=worker.wake,
-    )
-    sender = CodeSender(deps)
-    contracts = ContractService(deps, sender, make_registry(settings.contracts, db, keyring))
-    reauth = ReauthService(deps)
-    return Services(
-        settings=settings,
-        preset=preset,
-        catalog=catalog,
-        keyring=keyring,
-        clock=clock,
-        db=db,
-        store=store,
-        deps=deps,
-        sessions=sessions,
-        registration=RegistrationService(deps, sender, RegistrationForms(deps, card_owner=contracts.card_owner),
-                                         card_linker=contracts.link_registered_card),
-        login=LoginService(deps, [PasswordCheck(hasher), TemporaryPasswordCheck(deps)],
-                           {**default_finders(db), "card": CardFinder(db, keyring)}),
-        worker=worker,
-        hasher=hasher,
-        reauth=reauth,
-        password_change=PasswordChangeService(deps, reauth),
-        recovery=RecoveryService(deps, sender),
-        deletion=DeletionService(deps, reauth, erasers=[erase_settings, erase_companies, erase_links]),
-        profile=ProfileService(deps),
-        contacts=ContactService(deps, sender, reauth),
-        notification_settings=NotificationSettingsService(deps),
-        companies=CompanyService(deps, sender),
-        contracts=contracts,
-    )
-
-
-def create_app(
-    settings: Settings | None = None, *, services: Services | None = None, run_migrations: bool = True
-) -> FastAPI:
-    from dostup.web.api import PREFIX, api_routers
-    from dostup.web.dev import build_dev_router
-    from dostup.web.errors import install_error_handlers
-    from dostup.web.middleware import BodyLimit, SecurityHeaders
-    from dostup.web.ui import build_ui_router, mount_static
-
-    settings = settings or (services.settings if services else load_settings())
-    svc = services or build_services(settings)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await svc.start(run_migrations=run_migrations)
-        try:
-            yield
-        finally:
-            await svc.stop()
-
-    app = FastAPI(
-        title="Dostup",
-        version="0.1.0",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs" if not settings.production else None,
-        redoc_url=None,
-        lifespan=lifespan,
-    )
-    app.state.services = svc
-    install_error_handlers(app)
-    for router in api_routers():
-        app.include_router(router, prefix=PREFIX)
-    app.include_router(build_ui_router())
-    if not settings.production:
-        app.include_router(build_dev_router())
-    mount_static(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       message=svc.catalog.text("error.too_large", "ru"))
-    app.add_middleware(SecurityHeaders, production=settings.production)
-    return app
+# Garbage collection in a serving process (each worker calls the factory below).  A request
+# allocates thousands of short-lived objects (ORM units of work, pydantic models), so with
+# CPython's default gen-0 threshold of 700 a collection runs every few requests; with 50 in
+# flight each also scans everything they keep alive, and the collector took ~15% of a sign-in's
+# CPU outside argon2.  A threshold of 7,000 makes collections ten times rarer at the cost of a
+# little more memory held between them; freezing what start-up built (modules, routes, schema,
+# ~160k objects) keeps full collections from walking it again and again.
+GC_THRESHOLD = (7000, 10, 10)
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (``dostup serve`` migrates before starting workers)."""
-    return create_app(load_settings(), run_migrations=False)
+    """``dostup serve`` migrates before starting workers, so the workers do not."""
+    from dostup.services import build_services  # here: the courier process (``--courier``) needs neither
+    from dostup.web.app import create_app
+
+    return create_app(build_services(load_settings()), run_migrations=False)
+
+
+def serving_app() -> FastAPI:
+    """The factory uvicorn calls in each web process: the app from the environment, GC and malloc
+    tuned for serving."""
+    import gc
+
+    tune_malloc()
+    gc.set_threshold(*GC_THRESHOLD)
+    application = create_app_from_env()
+    gc.collect()
+    gc.freeze()
+    return application
+
+
+def run_courier() -> None:
+    """``dostup worker`` after its migration: deliver the outbox until stopped."""
+    import asyncio
+
+    tune_malloc()
+
+    from dostup.courier.build import courier_process
+
+    async def run() -> None:
+        worker, db = courier_process(load_settings())
+        try:
+            await worker.run_forever()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dostup.app --host H --port P --workers N --forwarded-allow-ips IPS --log-level L``,
+    or ``python -m dostup.app --courier`` (what ``dostup serve`` / ``dostup worker`` exec)."""
+    import uvicorn
+
+    ap = argparse.ArgumentParser(prog="python -m dostup.app")
+    ap.add_argument("--courier", action="store_true", help="deliver the outbox instead of serving")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    ap.add_argument("--log-level", default="info")
+    args = ap.parse_args(argv)
+    if args.courier:
+        run_courier()
+        return
+    uvicorn.run(
+        "dostup.app:serving_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level=args.log_level,
+    )
+
+
+if __name__ == "__main__":
+    main()

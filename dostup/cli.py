@@ -6,12 +6,17 @@ import asyncio
 import datetime as dt
 import json
 import os
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dostup.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from dostup.oidc.provider.service import OidcProvider
 
 app = typer.Typer(help="Dostup — customer cabinet and identity service.", no_args_is_help=True, add_completion=False)
 admin = typer.Typer(help="Operator and administrator commands.", no_args_is_help=True)
@@ -26,29 +31,6 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-# Garbage collection in a serving process (each worker calls the factory below).  A request
-# allocates thousands of short-lived objects (ORM units of work, pydantic models), so with
-# CPython's default gen-0 threshold of 700 a collection runs every few requests; with 50 in
-# flight each also scans everything they keep alive, and the collector took ~15% of a sign-in's
-# CPU outside argon2.  A threshold of 7,000 makes collections ten times rarer at the cost of a
-# little more memory held between them; freezing what start-up built (modules, routes, schema,
-# ~160k objects) keeps full collections from walking it again and again.
-GC_THRESHOLD = (7000, 10, 10)
-
-
-def serving_app():  # type: ignore[no-untyped-def]
-    """The factory ``dostup serve`` gives uvicorn: the app from the environment, GC tuned for serving."""
-    import gc
-
-    from dostup.app import create_app_from_env
-
-    gc.set_threshold(*GC_THRESHOLD)
-    application = create_app_from_env()
-    gc.collect()
-    gc.freeze()
-    return application
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -56,56 +38,50 @@ def serve(
     workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
 ) -> None:
     """Migrate the database, then serve the cabinet."""
-    import uvicorn
-
     from dostup.persistence.migrate import migrate_sync
 
     if not os.environ.get("DOSTUP_PUBLIC_URL"):
-        os.environ["DOSTUP_PUBLIC_URL"] = f"http://{host}:{port}"
+        # WebAuthn needs a domain (an IP address is no RP ID): on this machine, that is localhost
+        local = host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::")  # noqa: S104 - compared, not bound
+        os.environ["DOSTUP_PUBLIC_URL"] = f"http://{'localhost' if local else host}:{port}"
     settings = _settings()
     migrate_sync(settings.database_url)
     # Workers re-read settings from the environment; pin the secret the parent resolved.
     os.environ["DOSTUP_SECRET_KEY"] = settings.secret_key
     mode = "production" if settings.production else "development (dev outbox at /dev/outbox)"
-    typer.echo(f"Dostup ({settings.preset}, {mode}) on http://{host}:{port}/  — public URL {settings.public_url}")
-    uvicorn.run(
-        "dostup.cli:serving_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_level="warning" if settings.production else "info",
-    )
+    typer.echo(f"Dostup ({settings.preset}, {mode}) on {settings.public_url}/  (listening on {host}:{port})")
+    sys.stdout.flush()
+    # A fresh interpreter serves: none of the command line, Alembic or the migration stays resident.
+    os.execv(sys.executable, [sys.executable, "-m", "dostup.app", "--host", host, "--port", str(port),  # noqa: S606
+                              "--workers", str(workers), "--forwarded-allow-ips", settings.forwarded_allow_ips,
+                              "--log-level", "warning" if settings.production else "info"])
 
 
 @app.command()
 def worker() -> None:
     """Deliver queued SMS and email (run beside web processes that have the in-process worker off)."""
-    from dostup.app import build_services
+    from dostup.persistence.migrate import migrate_sync
 
     settings = _settings()
-
-    async def run() -> None:
-        services = build_services(settings)
-        await services.start(run_migrations=True)
-        try:
-            await services.worker.run_forever()
-        finally:
-            await services.stop()
-
-    asyncio.run(run())
+    migrate_sync(settings.database_url)
+    sys.stdout.flush()
+    # A fresh interpreter delivers: none of the command line, Alembic or the migration stays resident.
+    os.execv(sys.executable, [sys.executable, "-m", "dostup.app", "--courier"])  # noqa: S606 - no shell wanted
 
 
 @app.command()
-def migrate() -> None:
-    """Bring the database schema up to date."""
-    from dostup.persistence.migrate import migrate_sync
+def migrate(
+    new: Annotated[str | None, typer.Option("--new", metavar="MESSAGE", help=(
+        "Write the next migration from what the models changed (compared on a scratch SQLite database "
+        "migrated to head) instead of migrating; read and test it before committing."))] = None,
+) -> None:
+    """Bring the database schema up to date (or, with --new, write the next migration)."""
+    from dostup.persistence.migrate import migrate_sync, new_revision
 
+    if new is not None:
+        path = new_revision(new)
+        typer.echo(f"wrote {path}")
+        return
     migrate_sync(_settings().database_url)
     typer.echo("database is up to date")
 
@@ -218,6 +194,85 @@ def import_contracts(
                f"rows with errors: {len({e.line for e in report.errors})}")
     if report.errors:
         raise typer.Exit(1)
+
+
+# -- OpenID Connect provider (issue 12): partners, keys ---------------------------------------------
+
+def _oidc(job: Callable[[OidcProvider], Awaitable[object]]) -> None:
+    """Run ``job(provider)`` against the configured database (migrated first); print its JSON."""
+    from dostup.core.catalog_errors import describe
+    from dostup.core.errors import DostupError
+    from dostup.persistence.migrate import migrate as _migrate
+    from dostup.services import build_services
+
+    settings = _settings()
+
+    async def run() -> object:
+        await _migrate(settings.database_url)
+        services = build_services(settings)
+        try:
+            return await job(services.oidc)
+        finally:
+            await services.stop()
+
+    try:
+        result = asyncio.run(run())
+    except DostupError as exc:
+        typer.echo(json.dumps({"error": exc.code, "message": describe(exc)}, ensure_ascii=False), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@admin.command("add-client")
+def add_client(
+    name: Annotated[str, typer.Option(help="The partner's name, shown on the consent screen.")],
+    redirect_uri: Annotated[list[str], typer.Option(help="Redirect URI (exact match); repeat for more.")],
+    post_logout_redirect_uri: Annotated[list[str] | None, typer.Option(help="Where RP-initiated logout may return.")] = None,
+    backchannel_logout_uri: Annotated[str | None, typer.Option(help="Back-channel logout endpoint.")] = None,
+    public: Annotated[bool, typer.Option("--public", help="A public client (no secret; PKCE S256 required).")] = False,
+    min_level: Annotated[int, typer.Option(help="Lowest account level of assurance let through (1-3).")] = 1,
+    scopes: Annotated[str, typer.Option(help="Scopes the client may ask for.")] = "openid profile email phone offline_access",
+    pairwise: Annotated[bool, typer.Option("--pairwise", help="Pairwise subject identifiers.")] = False,
+    jwks_file: Annotated[Path | None, typer.Option(help="The client's public JWKS: authenticates with private_key_jwt.")] = None,
+) -> None:
+    """Register a relying party; prints JSON with client_id (and client_secret, shown once)."""
+    jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    _oidc(lambda p: p.clients.add(
+        name=name, redirect_uris=redirect_uri, post_logout_redirect_uris=post_logout_redirect_uri or [],
+        backchannel_logout_uri=backchannel_logout_uri, public=public, min_level=min_level, scopes=scopes,
+        subject_type="pairwise" if pairwise else "public", jwks=jwks))
+
+
+@admin.command("list-clients")
+def list_clients() -> None:
+    """The registered relying parties (JSON; secrets are never shown again)."""
+    _oidc(lambda p: p.clients.listing())
+
+
+@admin.command("remove-client")
+def remove_client(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Remove a relying party and end every token it holds."""
+    _oidc(lambda p: p.remove_client(client_id))
+
+
+@admin.command("rotate-client-secret")
+def rotate_client_secret(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Issue a new secret (shown once); the old one stops working at once."""
+    _oidc(lambda p: p.clients.rotate_secret(client_id))
+
+
+@admin.command("rotate-keys")
+def rotate_keys(
+    delay: Annotated[int | None, typer.Option(help="Seconds before the new keys sign (default: settings).")] = None,
+) -> None:
+    """Publish new signing keys now, sign with them after the delay; old public keys stay until their tokens expire."""
+
+    async def job(p: OidcProvider) -> object:
+        result = await p.keys.rotate(delay)
+        result["keys"] = await p.keys.listing()
+        return result
+
+    _oidc(job)
 
 
 def main() -> None:

@@ -25,11 +25,11 @@ class Preset:
     rules_url: str
     agreement_url: str
     segments: tuple[Segment, ...] = ()
-    signin_methods: tuple[str, ...] = ("phone", "login")
+    signin_identifiers: tuple[str, ...] = ("phone", "login")  # what one signs in with (identifier kinds)
     captcha_always_on: tuple[str, ...] = ("login",)
     registration_captcha: bool = True
     recovery_by_email: bool = False
-    registration: str = "kit"  # which form: kit, rostelecom, gosuslugi, sber
+    registration: str = "kit"  # the form: a variant in dostup/selfservice/registration/variants/
     consent_version: str = "2024-01"
     # Company profiles («Список компаний», SPEC §4.6): shown in the cabinet's navigation; with
     # ``require_company`` registration is complete only once one profile is confirmed (the kit
@@ -40,7 +40,22 @@ class Preset:
     # puts «Привязать лицевой счёт» on the cabinet page (the Rostelecom seed's first step).
     contracts: bool = False
     contracts_prominent: bool = False
+    # «Код для входа» (the Sberbank seed): a 5-digit passcode bound to one device.
+    passcode: bool = False
+    # Answer alike for known and unknown identifiers (DOSTUP_ENUMERATION_SAFE overrides it): the bank
+    # does not say which card numbers it knows; the others name a taken phone, as the kit seed does.
+    enumeration_safe: bool = False
+    # The cabinet shows the account's level («Упрощённая учётная запись», the gosuslugi seed) and its next step.
+    account_levels: bool = False
+    # The kind «Привязать …» offers first: a contract («Лицевой счёт») or a card (sber).
+    contracts_kind: str = "contract"
     extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def signin_methods(self) -> tuple[str, ...]:
+        """The old name of :attr:`signin_identifiers` (these are identifier kinds, not methods),
+        kept while the sign-in pages and the login flow still read it."""
+        return self.signin_identifiers
 
 
 PRESETS: dict[str, Preset] = {
@@ -53,7 +68,7 @@ PRESETS: dict[str, Preset] = {
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
         segments=(Segment("kit", "segment.kit"), Segment("kit_retail", "segment.kit_retail")),
-        signin_methods=("phone", "login"),
+        signin_identifiers=("phone", "login"),
         captcha_always_on=("login",),
         companies=True,
         require_company=True,
@@ -66,7 +81,7 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("phone", "email", "login"),
+        signin_identifiers=("phone", "email", "login"),
         captcha_always_on=(),
         recovery_by_email=True,
         registration="rostelecom",
@@ -81,10 +96,11 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("phone", "email", "snils"),
+        signin_identifiers=("phone", "email", "snils"),
         captcha_always_on=(),
         recovery_by_email=True,
         registration="gosuslugi",
+        account_levels=True,
     ),
     "sber": Preset(
         name="sber",
@@ -94,11 +110,14 @@ PRESETS: dict[str, Preset] = {
         policy_url="/docs/policy",
         rules_url="/docs/rules",
         agreement_url="/docs/agreement",
-        signin_methods=("login", "card"),
+        signin_identifiers=("login", "card"),
         captcha_always_on=(),
         recovery_by_email=True,
         registration="sber",
         contracts=True,
+        contracts_kind="card",
+        passcode=True,
+        enumeration_safe=True,
     ),
 }
 

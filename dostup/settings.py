@@ -4,6 +4,14 @@ Top-level names are flat (``DOSTUP_DATABASE_URL``); sections are nested with a d
 (``DOSTUP_LIMITS__SIGNIN_PER_IP_PER_MINUTE=20``).  Every number in SECURITY.md is a setting here,
 with the document's value as its default.  :func:`load_settings` refuses a production start that
 lacks a secret key, uses the dev outbox or has any other unsafe setting, naming the setting.
+
+Two fences, both checked at start and both naming the ``DOSTUP_…`` variable:
+
+* every number has bounds (``Field(ge=…, le=…)``) that refuse nonsense in any mode — a 1-digit code,
+  a minimum password length of 0, a million code attempts.  Development keeps room below SECURITY.md
+  (tests shorten cooldowns, the bench raises per-IP limits to 10⁸);
+* in production, :data:`PRODUCTION_FLOORS` refuses any value weaker than SECURITY.md's
+  (OWASP ASVS 5.0 V6/V7, NIST SP 800-63B §3.1, the OWASP Password Storage cheat sheet for argon2id).
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+DAY = 24 * 3600
+MANY = 1_000_000_000  # the ceiling for counters: the bench raises per-IP limits to 10⁸
 
 
 class SettingsError(Exception):
@@ -22,52 +34,58 @@ class SettingsError(Exception):
 
 
 class PasswordSettings(BaseModel):
-    min_length: int = 8
-    max_length: int = 128
-    max_bytes: int = 4096
-    argon2_memory_kib: int = 19 * 1024
-    argon2_time_cost: int = 2
-    argon2_parallelism: int = 1
-    hash_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    min_length: int = Field(default=8, ge=1, le=128)
+    max_length: int = Field(default=128, ge=8, le=4096)
+    max_bytes: int = Field(default=4096, ge=64, le=64 * 1024)
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8, le=4 * 1024 * 1024)
+    argon2_time_cost: int = Field(default=2, ge=1, le=64)
+    argon2_parallelism: int = Field(default=1, ge=1, le=64)
+    hash_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _max_above_min(self) -> PasswordSettings:
+        if self.max_length < self.min_length:
+            raise ValueError("DOSTUP_PASSWORDS__MAX_LENGTH must not be below DOSTUP_PASSWORDS__MIN_LENGTH")
+        return self
 
 
 class CodeSettings(BaseModel):
-    length: int = 6
-    ttl_seconds: int = 600
-    email_ttl_seconds: int = 3600
-    max_attempts: int = 5
-    resend_cooldown_seconds: int = 60
-    per_destination_per_hour: int = 5
-    per_destination_per_day: int = 10
-    per_ip_per_hour: int = 10
+    length: int = Field(default=6, ge=4, le=12)
+    ttl_seconds: int = Field(default=600, ge=30, le=DAY)
+    email_ttl_seconds: int = Field(default=3600, ge=30, le=7 * DAY)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    resend_cooldown_seconds: int = Field(default=60, ge=0, le=DAY)
+    per_destination_per_hour: int = Field(default=5, ge=1, le=MANY)
+    per_destination_per_day: int = Field(default=10, ge=1, le=MANY)
+    per_ip_per_hour: int = Field(default=10, ge=1, le=MANY)
     sms_countries: list[str] = ["RU"]
-    sms_daily_budget: int = 5000
+    sms_daily_budget: int = Field(default=5000, ge=1, le=MANY)
     sms_budget_hard_stop: bool = True
 
 
 class LimitSettings(BaseModel):
-    signin_per_ip_per_minute: int = 10
-    signin_captcha_after_failures: int = 5
-    signin_lock_after_failures: int = 10
-    signin_lock_step_seconds: int = 60
-    signin_lock_max_seconds: int = 900
-    signin_failure_window_seconds: int = 12 * 3600
-    registration_per_ip_per_hour: int = 30
-    recovery_per_ip_per_hour: int = 20
+    signin_per_ip_per_minute: int = Field(default=10, ge=1, le=MANY)
+    signin_captcha_after_failures: int = Field(default=5, ge=1, le=MANY)
+    signin_lock_after_failures: int = Field(default=10, ge=1, le=MANY)
+    signin_lock_step_seconds: int = Field(default=60, ge=1, le=DAY)
+    signin_lock_max_seconds: int = Field(default=900, ge=1, le=DAY)
+    signin_failure_window_seconds: int = Field(default=12 * 3600, ge=60, le=30 * DAY)
+    registration_per_ip_per_hour: int = Field(default=30, ge=1, le=MANY)
+    recovery_per_ip_per_hour: int = Field(default=20, ge=1, le=MANY)
 
 
 class SessionSettings(BaseModel):
-    idle_timeout_seconds: int = 30 * 60
-    absolute_timeout_seconds: int = 12 * 3600
-    remember_timeout_seconds: int = 30 * 24 * 3600
-    reauth_window_seconds: int = 15 * 60
-    touch_interval_seconds: int = 60
+    idle_timeout_seconds: int = Field(default=30 * 60, ge=60, le=30 * DAY)
+    absolute_timeout_seconds: int = Field(default=12 * 3600, ge=60, le=365 * DAY)
+    remember_timeout_seconds: int = Field(default=30 * DAY, ge=60, le=365 * DAY)
+    reauth_window_seconds: int = Field(default=15 * 60, ge=1, le=DAY)
+    touch_interval_seconds: int = Field(default=60, ge=0, le=3600)
 
 
 class CaptchaSettings(BaseModel):
     provider: Literal["altcha", "smartcaptcha", "recaptcha", "none"] = "altcha"
-    max_number: int = 100_000
-    ttl_seconds: int = 600
+    max_number: int = Field(default=100_000, ge=1, le=100_000_000)
+    ttl_seconds: int = Field(default=600, ge=10, le=DAY)
     server_key: str = ""
     verify_url: str = ""
     site_key: str = ""
@@ -75,13 +93,13 @@ class CaptchaSettings(BaseModel):
 
 class SmtpSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = 25
+    port: int = Field(default=25, ge=1, le=65535)
     username: str = ""
     password: str = ""
     starttls: bool = False
     use_tls: bool = False
     sender: str = "Dostup <no-reply@localhost>"
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 class SmsSettings(BaseModel):
@@ -92,22 +110,59 @@ class SmsSettings(BaseModel):
     auth_header: str = ""
     sender: str = ""
     api_id: str = ""
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The HTTP gateway gets the message id in this header, so that it can drop a repeated send
+    # (after a crash mid-send); empty: not sent.
+    idempotency_header: str = "Idempotency-Key"
+
+
+class DatabaseSettings(BaseModel):
+    """How long a request waits for PostgreSQL before it answers 503 (SECURITY.md «Outages»).
+
+    A stopped database refuses connections at once; a frozen one (a network partition: packets
+    dropped, nothing refused; or a hung server) would hold a request for as long as it lasts.
+    Each wait has its limit, enforced by Dostup itself (the server may be unable to): opening a
+    connection (``connect``), one statement (``statement``: the client gives up, and the server
+    cancels it if it still can), and getting a connection for a unit of work (``pool``): waiting
+    for a free one in the pool and opening a new one share one budget, the longer of ``pool`` and
+    ``connect``, so the two never add up.  Once one unit of work finds the database unavailable,
+    the units still queued for a connection are refused at once and only one request at a time
+    (the probe) waits for it (``persistence.db.Breaker``).  With the defaults every request is
+    answered within the statement timeout (3 s) plus the time it spends on its own work: 3.1-3.8
+    s measured for 55 requests at the moment of a freeze (tests/resilience).  ``pool_size``
+    connections (plus as many overflow) per process.  SQLite needs none of these (its waits for
+    the lock are bounded on their own).
+    """
+
+    connect_timeout_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    statement_timeout_seconds: float = Field(default=3.0, ge=0.1, le=3600)
+    pool_timeout_seconds: float = Field(default=2.0, ge=0.1, le=600)
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    # SQLite only: the page cache of the session reader's connection (every signed-in request reads
+    # its session, account and company through it).  SQLite's default is 2 MiB per connection: at
+    # 10^6 accounts the B-tree leaves of a few thousand active sessions no longer fit, and each miss
+    # is a read from the OS cache (docs/scaling.md).  Memory is taken as pages are read, up to this.
+    sqlite_reader_cache_mib: int = Field(default=64, ge=1, le=65536)
 
 
 class CourierSettings(BaseModel):
     email_provider: Literal["dev", "smtp"] = "dev"
     sms_provider: Literal["dev", "http", "smsru"] = "dev"
     worker_in_process: bool = True
-    poll_interval_seconds: float = 1.0
+    poll_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     # After a wake-up the courier waits this long before claiming (an SMS takes seconds anyway):
     # the request that queued the message answers first (its time does not include the
     # delivery), and a burst of messages is claimed and recorded as one batch.
     gather_seconds: float = Field(default=0.1, ge=0, le=5)
-    max_attempts: int = 12
-    backoff_base_seconds: float = 5.0
-    backoff_max_seconds: float = 3600.0
+    max_attempts: int = Field(default=12, ge=1, le=1000)
+    backoff_base_seconds: float = Field(default=5.0, ge=0, le=DAY)
+    backoff_max_seconds: float = Field(default=3600.0, ge=0, le=7 * DAY)
     operator_email: str = ""
+    batch_size: int = Field(default=20, ge=1, le=1000)  # messages claimed at once
+    # How long a claim keeps other workers off a message, kept alive while a batch is sent; by
+    # default the longest send timeout + 3 s (dostup.courier.worker.claim_seconds).  A dead
+    # worker's batch waits this long.
+    claim_seconds: float | None = Field(default=None, ge=0.1, le=DAY)
 
 
 class ContractSettings(BaseModel):
@@ -120,17 +175,94 @@ class ContractSettings(BaseModel):
 
     registry: Literal["table", "http"] = "table"
     url: str = ""
-    timeout_seconds: float = 5.0
+    timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     auth_header: str = ""
-    guesses_per_account_per_hour: int = 10
-    guesses_per_ip_per_hour: int = 30
-    secret_tries_per_number_per_hour: int = 10
-    flow_ttl_seconds: int = 900
+    guesses_per_account_per_hour: int = Field(default=10, ge=1, le=MANY)
+    guesses_per_ip_per_hour: int = Field(default=30, ge=1, le=MANY)
+    secret_tries_per_number_per_hour: int = Field(default=10, ge=1, le=MANY)
+    flow_ttl_seconds: int = Field(default=900, ge=60, le=DAY)
 
     @model_validator(mode="after")
     def _url_for_http(self) -> ContractSettings:
         if self.registry == "http" and not self.url.startswith(("http://", "https://")):
             raise ValueError("registry 'http' needs DOSTUP_CONTRACTS__URL (an http:// or https:// URL)")
+        return self
+
+
+class OidcSettings(BaseModel):
+    """Lifetimes of the OpenID Connect provider's artefacts (issue 12; RFC 9700 §2.1.1, §4.14)."""
+
+    code_seconds: int = Field(default=60, ge=5, le=600)  # authorization codes: single use, 60 s
+    access_token_seconds: int = Field(default=300, ge=30, le=3600)  # RFC 9068 JWTs, checked against revocation
+    id_token_seconds: int = Field(default=600, ge=60, le=86400)
+    refresh_token_seconds: int = Field(default=30 * 86400, ge=300, le=365 * 86400)  # rotated on every use
+    key_activation_delay_seconds: int = Field(default=3600, ge=0, le=30 * 86400)  # `rotate-keys`: publish first
+    request_seconds: int = Field(default=900, ge=60, le=3600)  # a request waiting for sign-in or consent
+    backchannel_timeout_seconds: float = Field(default=3.0, ge=0.1, le=30.0)
+
+
+class WebAuthnSettings(BaseModel):
+    """Passkeys (``dostup.credentials.passkeys``): on by default; the RP ID and origins come from
+    ``DOSTUP_PUBLIC_URL`` unless given here (e.g. an app on a sub-domain, a mobile app's origin)."""
+
+    enabled: bool = True
+    rp_id: str = ""
+    origins: list[str] = []
+
+
+SOCIAL_KINDS = ("oidc", "yandex", "vk", "sber")
+
+
+class SocialProvider(BaseModel):
+    """One provider of «Войти через …» (issue 11): ``kind`` picks the protocol and its defaults.
+
+    ``oidc`` needs ``issuer`` (discovery, JWKS, ID-token checks); ``yandex`` (Yandex ID, OAuth 2.0 and
+    its user-info endpoint), ``vk`` (VK ID, OAuth 2.1 with PKCE) and ``sber`` (Sber ID, OpenID
+    Connect) carry their providers' documented endpoints as defaults, each overridable here.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,23}$")
+    kind: Literal["oidc", "yandex", "vk", "sber"]
+    name: str = Field(min_length=1, max_length=64)
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: str = Field(default="", max_length=1024)
+    issuer: str = ""
+    authorization_endpoint: str = ""
+    token_endpoint: str = ""
+    userinfo_endpoint: str = ""
+    jwks_uri: str = ""
+    scopes: list[str] = []
+    trusted: bool = False  # its verified phone / email count as confirmed at registration (not when enumeration-safe)
+    icon: str = Field(default="", max_length=512)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _needs(self) -> SocialProvider:
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError(f"provider '{self.id}': kind 'oidc' needs an issuer")
+        if self.kind == "sber" and not (self.issuer and self.jwks_uri):
+            raise ValueError(f"provider '{self.id}': kind 'sber' needs issuer and jwks_uri (from the Sber ID contract)")
+        if self.kind in ("oidc", "sber", "yandex") and not self.client_secret:
+            raise ValueError(f"provider '{self.id}': client_secret is required (client_secret_basic)")
+        for name in ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "icon"):
+            value = getattr(self, name)
+            if value and not value.startswith(("https://", "http://")) and not (name == "icon" and value.startswith("/")):
+                raise ValueError(f"provider '{self.id}': {name} must be an https:// URL")
+        return self
+
+
+class SocialSettings(BaseModel):
+    """``DOSTUP_SOCIAL__PROVIDERS``: a JSON list of :class:`SocialProvider`."""
+
+    providers: list[SocialProvider] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> SocialSettings:
+        ids = [p.id for p in self.providers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("provider ids must be unique")
         return self
 
 
@@ -142,15 +274,20 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./dostup.db"
     redis_url: str = ""
-    redis_prefix: str = "dostup:"
+    redis_prefix: str = "{dostup}:"  # a hash tag: every limiter key in one slot, so its scripts run on Redis Cluster
+    redis_cluster: bool = False  # DOSTUP_REDIS_URL is a node of a Redis Cluster (redis-py's RedisCluster)
     preset: Literal["kit", "rostelecom", "gosuslugi", "sber"] = "kit"
     secret_key: str = ""
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://localhost:8000"  # a domain: passkeys need one (never an IP address)
     trusted_origins: list[str] = []
-    enumeration_safe: bool = False
-    max_body_bytes: int = 64 * 1024
+    enumeration_safe: bool | None = None  # None: the preset decides (sber: on, the others: explicit answers)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     forwarded_allow_ips: str = "127.0.0.1"
     require_company: bool | None = None  # None: the preset decides (kit: a confirmed company completes registration)
+    # Times on the pages are shown in the browser's time zone (static/tz.js sets a cookie); this one
+    # until the browser has said (the API keeps UTC, ISO 8601).
+    time_zone: str = "Europe/Moscow"
+    passcode: bool | None = None  # the 5-digit «Код для входа» per device; None: the preset decides (sber: on)
 
     passwords: PasswordSettings = PasswordSettings()
     codes: CodeSettings = CodeSettings()
@@ -160,7 +297,41 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     courier: CourierSettings = CourierSettings()
+    db: DatabaseSettings = DatabaseSettings()
     contracts: ContractSettings = ContractSettings()
+    oidc: OidcSettings = OidcSettings()
+    passkeys: WebAuthnSettings = WebAuthnSettings()
+    social: SocialSettings = SocialSettings()
+
+    @model_validator(mode="after")
+    def _provider_urls(self) -> Settings:
+        """A provider's endpoints are https://; an http:// loopback one only in development (tests)."""
+        for i, p in enumerate(self.social.providers):
+            for name in ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
+                url = getattr(p, name)
+                if url.startswith("http://") and (self.env == "production" or _cleartext_elsewhere(url)):
+                    raise ValueError(f"DOSTUP_SOCIAL__PROVIDERS[{i}].{name} ('{p.id}') must be an https:// URL "
+                                     "(http:// only to this machine, in development)")
+        return self
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_send(self) -> Settings:
+        claim, longest = self.courier.claim_seconds, max(self.sms.timeout_seconds, self.smtp.timeout_seconds)
+        if claim is not None and claim <= longest:
+            raise ValueError(f"DOSTUP_COURIER__CLAIM_SECONDS ({claim}) must be longer than the longest send timeout "
+                             f"(DOSTUP_SMS__TIMEOUT_SECONDS / DOSTUP_SMTP__TIMEOUT_SECONDS: {longest})")
+        return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Moscow)") from None
+        return v
 
     @field_validator("public_url")
     @classmethod
@@ -203,8 +374,59 @@ def _cleartext_elsewhere(url: str) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK
 
 
+# (variable, "min" | "max", SECURITY.md's value): in production a value below a "min" or above a "max"
+# is weaker than SECURITY.md and refuses the start.  Counts of tries and sends are ceilings, code
+# lengths, hash costs and lock times are floors, lifetimes of codes and sessions are ceilings.
+PRODUCTION_FLOORS: tuple[tuple[str, Literal["min", "max"], int], ...] = (
+    ("PASSWORDS__MIN_LENGTH", "min", 8),
+    ("PASSWORDS__MAX_LENGTH", "min", 128),
+    ("PASSWORDS__MAX_BYTES", "max", 4096),
+    ("PASSWORDS__ARGON2_MEMORY_KIB", "min", 19 * 1024),
+    ("PASSWORDS__ARGON2_TIME_COST", "min", 2),
+    ("CODES__LENGTH", "min", 6),
+    ("CODES__TTL_SECONDS", "max", 600),
+    ("CODES__EMAIL_TTL_SECONDS", "max", 3600),
+    ("CODES__MAX_ATTEMPTS", "max", 5),
+    ("CODES__RESEND_COOLDOWN_SECONDS", "min", 60),
+    ("CODES__PER_DESTINATION_PER_HOUR", "max", 5),
+    ("CODES__PER_DESTINATION_PER_DAY", "max", 10),
+    ("CODES__PER_IP_PER_HOUR", "max", 10),
+    ("LIMITS__SIGNIN_PER_IP_PER_MINUTE", "max", 10),
+    ("LIMITS__SIGNIN_CAPTCHA_AFTER_FAILURES", "max", 5),
+    ("LIMITS__SIGNIN_LOCK_AFTER_FAILURES", "max", 10),
+    ("LIMITS__SIGNIN_LOCK_STEP_SECONDS", "min", 60),
+    ("LIMITS__SIGNIN_LOCK_MAX_SECONDS", "min", 900),
+    ("LIMITS__SIGNIN_FAILURE_WINDOW_SECONDS", "min", 12 * 3600),
+    ("SESSIONS__IDLE_TIMEOUT_SECONDS", "max", 30 * 60),
+    ("SESSIONS__ABSOLUTE_TIMEOUT_SECONDS", "max", 12 * 3600),
+    ("SESSIONS__REMEMBER_TIMEOUT_SECONDS", "max", 30 * DAY),
+    ("SESSIONS__REAUTH_WINDOW_SECONDS", "max", 15 * 60),
+    ("MAX_BODY_BYTES", "max", 64 * 1024),
+)
+
+
+def _value(settings: Settings, name: str) -> int:
+    obj: object = settings
+    for part in name.lower().split("__"):
+        obj = getattr(obj, part)
+    assert isinstance(obj, int)
+    return obj
+
+
+def weaker_than_security_md(settings: Settings) -> list[str]:
+    """Each setting weaker than SECURITY.md's value, as a message naming its variable."""
+    problems = []
+    for name, kind, limit in PRODUCTION_FLOORS:
+        value = _value(settings, name)
+        if kind == "min" and value < limit:
+            problems.append(f"DOSTUP_{name} must be at least {limit} in production (SECURITY.md), not {value}")
+        elif kind == "max" and value > limit:
+            problems.append(f"DOSTUP_{name} must be at most {limit} in production (SECURITY.md), not {value}")
+    return problems
+
+
 def check_production(settings: Settings) -> None:
-    problems: list[str] = []
+    problems = weaker_than_security_md(settings)
     if len(settings.secret_key) < 32:
         problems.append("DOSTUP_SECRET_KEY must be set to at least 32 random characters")
     if settings.courier.email_provider == "dev":
@@ -248,8 +470,14 @@ def load_settings(env: dict[str, str] | None = None, workdir: Path | None = None
         names = []
         for err in exc.errors():
             path = "__".join(str(p) for p in err["loc"]).upper()
-            names.append(f"DOSTUP_{path}: {err['msg']}")
+            names.append(f"DOSTUP_{path}: {err['msg']}" if path else str(err["msg"]).removeprefix("Value error, "))
         raise SettingsError("; ".join(names)) from None
+    except PydanticSettingsError as exc:  # a nested value that is not JSON (e.g. DOSTUP_SOCIAL__PROVIDERS)
+        import re
+
+        found = re.search(r'field "([a-z_]+)"', str(exc))
+        name = f"DOSTUP_{found.group(1).upper()}__…" if found else "DOSTUP_*"
+        raise SettingsError(f"{name}: not valid JSON ({exc})") from None
     if settings.production:
         check_production(settings)
     elif not settings.secret_key:

@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dostup.app import Services, build_services, create_app
 from dostup.core.clock import FrozenClock
 from dostup.persistence.migrate import migrate
+from dostup.services import Services, build_services
+from dostup.web.app import create_app
 from tests.support import PG_ADMIN_URL, REDIS_URL, ApiSurface, UiSurface, make_settings
 
 BACKENDS = [b for b in os.environ.get("DOSTUP_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
@@ -94,7 +95,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         await r.aclose()
 
     asyncio.run(clean())
-    return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": REDIS_URL, "DOSTUP_REDIS_PREFIX": redis_prefix()}
+    # The suite runs beside browsers and other workers on two cores: the production waits (2 s connect, 3 s per
+    # statement) would turn a slow moment into a 503 here; tests/resilience checks those waits on its own cluster.
+    return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": REDIS_URL, "DOSTUP_REDIS_PREFIX": redis_prefix(),
+            "DOSTUP_DB__CONNECT_TIMEOUT_SECONDS": "15", "DOSTUP_DB__STATEMENT_TIMEOUT_SECONDS": "30",
+            "DOSTUP_DB__POOL_TIMEOUT_SECONDS": "15"}
 
 
 def redis_prefix() -> str:

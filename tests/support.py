@@ -146,7 +146,7 @@ class ApiSurface(Surface):
 
     async def login(self, **fields: Any) -> Result:
         r = _api_result(await self.client.post("/api/v1/login", json=fields))
-        if r.ok:
+        if r.ok and "session" in r.data:  # otherwise a second factor is asked first
             self.token = r.data["session"]["token"]
         return r
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.core.errors import FormErrors, ValidationFailed
 from dostup.identity.documents import parse_inn, parse_kpp, parse_ogrn
 from dostup.identity.email import parse_email
+from dostup.persistence.models import Flow
 from dostup.persistence.models_companies import Company
 
 LEGAL = "legal"  # юридическое лицо
@@ -68,6 +69,10 @@ class ParsedCompany:
 def new_company_id() -> str:
     """96 random bits in 24 hex digits: short enough that ``company:<id>`` fits a code's purpose."""
     return secrets.token_hex(12)
+
+
+CONFIRMATION_FLOW = "company_confirmation"
+"""The kind of a profile's confirmation flow; the flow's id is the profile's."""
 
 
 def code_purpose(company_id: str) -> str:
@@ -164,7 +169,9 @@ async def has_confirmed(db: AsyncSession, account_id: str) -> bool:
 async def erase_companies(db: AsyncSession, account_id: str, now: dt.datetime) -> None:
     """An :data:`~dostup.accounts.deletion.Eraser`: a deleted account's profiles go entirely.
 
-    They hold names, INNs and emails (personal data for ИП and ФЛ); the security events that
+    They hold names, INNs and emails (personal data for ИП and ФЛ), and so do their confirmation
+    flows (the email the code goes to); the security events that
     recorded them carry masked emails only and stay as the audit trail.
     """
     await db.execute(delete(Company).where(Company.account_id == account_id))
+    await db.execute(delete(Flow).where(Flow.account_id == account_id, Flow.kind == CONFIRMATION_FLOW))

@@ -47,7 +47,7 @@ from dostup.persistence.models_contracts import ContractLink, RegistryContract
 from dostup.settings import ContractSettings
 
 KINDS = ("contract", "card")
-METHODS = ("sms", "secret")
+PROOFS = ("sms", "secret")  # how ownership is proven: a code to the phone on file, or a secret
 CONTRACT_MAX = 40
 SECRET_MAX = 64
 _WHITESPACE = re.compile(r"\s+")
@@ -260,7 +260,7 @@ async def erase_links(db: AsyncSession, account_id: str, now: dt.datetime) -> No
     await db.execute(delete(ContractLink).where(ContractLink.account_id == account_id))
 
 __all__ = [
-    "KINDS", "METHODS", "ContractRegistry", "HttpRegistry", "RegistryEntry", "RegistryUnavailable", "TableRegistry",
+    "KINDS", "PROOFS", "ContractRegistry", "HttpRegistry", "RegistryEntry", "RegistryUnavailable", "TableRegistry",
     "display_number", "erase_links", "make_registry", "mask_number", "normalize_secret", "number_key", "parse_kind", "parse_number",
     "secret_hash",
 ]

@@ -10,7 +10,7 @@ import datetime as dt
 
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
-from dostup.persistence.db import Adds
+from dostup.persistence.db import Adds, add_row
 from dostup.persistence.models import SecurityEvent
 
 
@@ -24,15 +24,7 @@ def record_event(
     account_id: str | None = None,
     **detail: object,
 ) -> None:
-    db.add(
-        SecurityEvent(
-            id=random_id(),
-            account_id=account_id,
-            kind=kind,
-            outcome=outcome,
-            ip=ctx.ip[:64],
-            user_agent=ctx.user_agent[:512],
-            detail=detail,
-            created_at=now,
-        )
-    )
+    add_row(db, SecurityEvent, {
+        "id": random_id(), "account_id": account_id, "kind": kind, "outcome": outcome, "ip": ctx.ip[:64],
+        "user_agent": ctx.user_agent[:512], "detail": detail, "created_at": now,
+    })

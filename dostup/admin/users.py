@@ -15,7 +15,6 @@ from dostup.identity.email import parse_email
 from dostup.identity.login import normalize_login
 from dostup.identity.phone import parse_phone
 from dostup.persistence.db import Database
-from dostup.persistence.migrate import migrate
 from dostup.presets import get_preset
 from dostup.settings import Settings
 
@@ -52,6 +51,8 @@ async def create_user(
         password_hash = await hasher.hash(password)
     finally:
         hasher.close()
+    from dostup.persistence.migrate import migrate  # Alembic only where it runs
+
     await migrate(settings.database_url)
     db = Database(settings.database_url)
     try:

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
+
+
+def time_zone(name: str | None) -> ZoneInfo | None:
+    """The IANA time zone called ``name`` (``Europe/Moscow``), or None for anything else (a browser's
+    cookie is untrusted: no paths, no unknown names)."""
+    if not name or len(name) > 64 or not _ZONE_NAME.match(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 class Clock(Protocol):

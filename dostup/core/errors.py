@@ -102,10 +102,12 @@ class RateLimited(DostupError):
 
 
 class ServiceUnavailable(DostupError):
-    """A dependency the request needs (the shared limiter store) is down: fail closed."""
+    """A dependency the request needs (the database, the shared limiter store) is down or frozen:
+    fail closed, and tell the client when to try again."""
 
-    code = "unavailable"
+    code = "service_unavailable"
     message_id = "error.unavailable"
+    retry_after = 5  # seconds: a restarted database or Redis is usually back by then
 
 
 class FlowExpired(DostupError):

@@ -1,7 +1,13 @@
 """The delivery worker: claims due messages, sends them, retries with exponential back-off.
 
-A batch costs two write transactions, whatever its size: one statement claims it, and after
-the sends one transaction records every outcome (a poll that finds nothing: the claim alone).
+A claim is short — the longest send plus a margin (:func:`claim_seconds`) — and kept alive
+while the batch is sent: after each send through a real provider one write transaction records
+its outcome and extends the claim of the rest of the batch.  So a slow gateway never lets a
+second worker take (and send again) messages this worker still holds, and a worker killed
+mid-batch re-sends at most the one message in flight while the rest of its batch goes out once
+the short claim runs out (seconds, not minutes).  Messages to the dev outbox are recorded
+together at the end of the batch (no provider: two write transactions per batch, whatever its
+size).  The HTTP gateway gets the message id as an idempotency key.
 Any number of workers — in-process ones in each web process, or ``dostup worker`` — can run
 side by side and a message is sent by one of them.  After delivery by a real provider the body
 and code are replaced by a redacted text: the database keeps no readable code longer than needed.
@@ -23,7 +29,6 @@ from dostup.persistence.models import OutboxMessage
 from dostup.settings import CourierSettings
 
 log = logging.getLogger("dostup.courier")
-CLAIM_SECONDS = 120
 
 
 def _due(now: ColumnElement[dt.datetime]) -> tuple[ColumnElement[bool], ...]:
@@ -41,11 +46,25 @@ def _among(ids: Select[str]) -> ColumnElement[bool]:
     return OutboxMessage.id == any_(func.array(ids.scalar_subquery()))
 
 
+CLAIM_MARGIN_SECONDS = 3.0
+
+
+def claim_seconds(courier: CourierSettings, send_timeouts: list[float]) -> float:
+    """How long a claim lasts: ``DOSTUP_COURIER__CLAIM_SECONDS``, or by default the longest send
+    timeout plus :data:`CLAIM_MARGIN_SECONDS` (13 s with the 10 s timeouts): a send always ends
+    inside the claim it was started under, and a dead worker's batch waits no longer than that."""
+    if courier.claim_seconds is not None:
+        return courier.claim_seconds
+    return max(send_timeouts) + CLAIM_MARGIN_SECONDS
+
+
 class Worker:
     def __init__(
-        self, settings: CourierSettings, db: Database, channels: dict[str, Channel], clock: Clock
+        self, settings: CourierSettings, db: Database, channels: dict[str, Channel], clock: Clock,
+        claim: float = 13.0,
     ) -> None:
         self.settings = settings
+        self.claim_seconds = claim
         self._db = db
         self._channels = channels
         self._clock = clock
@@ -88,7 +107,7 @@ class Worker:
         No read transaction first: the candidate ids are read inside the statement.
         """
         now = self._clock.now()
-        until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        until = now + dt.timedelta(seconds=self.claim_seconds)
         at = bindparam("now", now, type_=DateTime())
         m = OutboxMessage
         picked = select(m.id).where(*_due(at)).order_by(m.next_attempt_at, m.id).limit(limit)
@@ -147,28 +166,58 @@ class Worker:
         """
         if not outcomes:
             return
-        outcomes = sorted(outcomes, key=lambda v: (sorted(v), v["id"]))
         async with self._db.write() as s:
-            await s.execute(update(OutboxMessage), outcomes)
+            await self._write(s, outcomes)
 
-    async def run_once(self, limit: int = 20) -> int:
-        """Claim a batch, send it message by message, then record the outcomes together.
+    @staticmethod
+    async def _write(s: Any, outcomes: list[dict[str, Any]]) -> None:
+        outcomes = sorted(outcomes, key=lambda v: (sorted(v), v["id"]))
+        await s.execute(update(OutboxMessage), outcomes)
 
-        Until the outcomes are written a message stays claimed: if the process dies in between,
-        its claim runs out after ``CLAIM_SECONDS`` and it is sent again, as after a crash during
-        a send.  The outcomes of the messages already sent are written even when the batch is cut
-        short (cancelled at shutdown, or an error), so they are not sent a second time.
+    async def _extend(self, s: Any, ids: list[str], held: dt.datetime) -> tuple[set[str], dt.datetime]:
+        """Move the claim of ``ids`` (still held until ``held``) to now + the claim length; the
+        ids still held by this worker (all of them, unless a claim ran out and another took it)."""
+        until = self._clock.now() + dt.timedelta(seconds=self.claim_seconds)
+        m = OutboxMessage
+        stmt = (update(m).where(m.id.in_(ids), m.status == "pending",
+                                m.claimed_until == bindparam("held", held, type_=DateTime()))
+                .values(claimed_until=until).returning(m.id).execution_options(synchronize_session=False))
+        return set((await s.scalars(stmt)).all()), until
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim a batch and send it message by message, recording each outcome as it happens.
+
+        After a send through a real provider its outcome is written at once, with the claim of the
+        rest of the batch extended in the same transaction (:meth:`_extend`): the next send starts
+        under a fresh claim, longer than any send.  If the process dies, what it sent is recorded
+        (only the message in flight is sent again) and the rest of its batch is free within one
+        claim length.  The outcomes not yet written (the dev outbox's) are written at the end, even
+        when the batch is cut short (cancelled at shutdown, or an error).
         """
-        batch = await self._claim(limit)
+        batch = await self._claim(limit or self.settings.batch_size)
+        if not batch:
+            return 0
+        held = batch[0].claimed_until
+        assert held is not None  # just claimed
         outcomes: list[dict[str, Any]] = []
         try:
-            for msg in batch:
+            for i, msg in enumerate(batch):
                 outcomes.append({"id": msg.id, **await self._send(msg)})
+                rest = [m.id for m in batch[i + 1:]]
+                if self._channels[msg.channel].keeps_text or not rest:
+                    continue  # the dev outbox: recorded with the batch
+                async with self._db.write() as s:
+                    await self._write(s, outcomes)
+                    outcomes = []
+                    ours, held = await self._extend(s, rest, held)
+                for lost in [m for m in batch[i + 1:] if m.id not in ours]:
+                    batch.remove(lost)  # another worker holds it now: it sends it
         finally:
             await self._record(outcomes)
         return len(batch)
 
-    async def run_forever(self, limit: int = 20) -> None:
+    async def run_forever(self, limit: int | None = None) -> None:
+        limit = limit or self.settings.batch_size
         while True:
             self._wake.clear()  # before the claim: a wake-up during it is not lost
             try:

@@ -31,6 +31,16 @@ class IssuedCode:
 DECOY_HASH = "-"  # never the hex MAC of any code
 
 
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    """What a flow shows of its code step, the same on every flow that sends one."""
+
+    channel: str
+    destination: str  # masked
+    code_expires_at: dt.datetime | None
+    resend_after_seconds: int
+
+
 class CodeService:
     def __init__(self, settings: CodeSettings, keyring: Keyring) -> None:
         self.settings = settings

@@ -19,6 +19,7 @@ import httpx
 from altcha.v1 import ChallengeOptions, PayloadType, create_challenge, extract_params, verify_solution
 
 from dostup.core.crypto import Keyring
+from dostup.core.errors import CaptchaRequired
 from dostup.guards.store import CounterStore
 from dostup.settings import CaptchaSettings
 
@@ -112,6 +113,16 @@ class NoCaptcha:
 
     async def verify(self, token: str | None, action: str, ip: str) -> bool:
         return True
+
+
+async def require_captcha(verifier: CaptchaVerifier, token: str | None, action: str, ip: str) -> None:
+    """A solved captcha or :class:`CaptchaRequired`; nothing to solve when captcha is off (development)."""
+    if verifier.kind == "none":
+        return
+    if not token:
+        raise CaptchaRequired()
+    if not await verifier.verify(token, action, ip):
+        raise CaptchaRequired("captcha.invalid", code="captcha_invalid")
 
 
 def make_verifier(settings: CaptchaSettings, keyring: Keyring, store: CounterStore) -> CaptchaVerifier:

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, text
 
 from dostup.core.clock import Clock
 from dostup.core.errors import ServiceUnavailable
-from dostup.persistence.db import Database, SyncOnLoop
+from dostup.persistence.db import Database, Raw, SyncOnLoop
 from dostup.persistence.models import Counter
 
 T = TypeVar("T")
@@ -54,10 +54,17 @@ class CounterStore(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def give_back(self, keys: Sequence[str]) -> None:
+        """Take back one count of each key (a key that reaches zero is gone, cool-down and all)."""
+
     async def add_once(self, key: str, ttl_seconds: int) -> bool:
         """Mark ``key``; True the first time, False while it lives (replay protection)."""
 
     async def close(self) -> None: ...
+
+    def in_units_of(self, db: Database) -> bool:
+        """Whether the counters are rows of ``db``, so a unit of work of ``db`` can count them in
+        its own transaction (:class:`UnitCounters`); False for Redis."""
 
 
 # Counters are rows (key, count, expires_at); an expired row counts as absent and is restarted by
@@ -72,6 +79,10 @@ _UPSERT = (
 )
 _PUT = ("INSERT INTO counters (key, count, expires_at) VALUES (:key, :v, :exp) "
         "ON CONFLICT (key) DO UPDATE SET count = :v, expires_at = :exp")
+
+
+_GIVE_BACK = "UPDATE counters SET count = count - 1 WHERE key = ?"
+_GONE = "DELETE FROM counters WHERE key = ? AND count <= 0"  # by key: the table holds every live counter
 
 
 def _left(expires_at: dt.datetime | str, now: dt.datetime) -> int:
@@ -104,6 +115,47 @@ class _RowStore:
 
     async def add_once(self, key: str, ttl_seconds: int) -> bool:
         return await self.incr(key, ttl_seconds) == 1
+
+
+class UnitCounters:
+    """The database's counters inside one of its write units of work (:meth:`Database.run_raw`):
+    the same rows and the same rules as the stores', committed with the unit's other writes, so
+    a hot path counts its limits without a transaction of their own."""
+
+    __slots__ = ("_raw", "_now", "_now_p")
+
+    def __init__(self, raw: Raw, now: dt.datetime) -> None:
+        self._raw = raw
+        self._now = now
+        self._now_p = raw.time(now)
+
+    def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        counted: list[Seen] = []
+        for key, limit, window in hits:
+            exp = self._raw.time(self._now + dt.timedelta(seconds=window))
+            seen = _seen(self._raw.one(_UPSERT, {"key": key, "now": self._now_p, "exp": exp}), self._now)
+            counted.append(seen)
+            if seen.count > limit:
+                break
+        peeked: list[Seen] = []
+        if peek:
+            marks = ", ".join(f":k{i}" for i in range(len(peek)))
+            rows = self._raw.all(f"SELECT key, count, expires_at FROM counters WHERE key IN ({marks})",  # noqa: S608 - placeholders
+                                 {f"k{i}": key for i, key in enumerate(peek)})
+            found = {row[0]: _seen(row[1:], self._now) for row in rows}
+            peeked = [found.get(key, Seen(0, 0)) for key in peek]
+        return counted, peeked
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        return self.hit_many([(key, 2**62, ttl_seconds)])[0][0].count
+
+    def put(self, key: str, value: int, ttl_seconds: int) -> None:
+        exp = self._raw.time(self._now + dt.timedelta(seconds=ttl_seconds))
+        self._raw.run(_PUT, {"key": key, "v": value, "exp": exp})
+
+    def delete(self, *keys: str) -> None:
+        marks = ", ".join(f":k{i}" for i in range(len(keys)))
+        self._raw.run(f"DELETE FROM counters WHERE key IN ({marks})", {f"k{i}": key for i, key in enumerate(keys)})  # noqa: S608
 
 
 class SqliteCounterStore(_RowStore):
@@ -152,6 +204,17 @@ class SqliteCounterStore(_RowStore):
         marks = ", ".join("?" * len(keys))
         await self._raw.write_sqlite3(lambda conn: conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys))  # noqa: S608
 
+    async def give_back(self, keys: Sequence[str]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for key in keys:
+                conn.execute(_GIVE_BACK, (key,))
+                conn.execute(_GONE, (key,))
+
+        await self._raw.write_sqlite3(run)
+
+    def in_units_of(self, db: Database) -> bool:
+        return db.on_loop() is self._raw
+
     async def purge_expired(self) -> None:
         now_s = self._text(self._clock.now())
         await self._raw.write_sqlite3(lambda conn: conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now_s,)))
@@ -195,6 +258,15 @@ class SqlCounterStore(_RowStore):
         async with self._db.write() as s:
             await s.execute(delete(Counter).where(Counter.key.in_(keys)))
 
+    async def give_back(self, keys: Sequence[str]) -> None:
+        async with self._db.write() as s:
+            for key in keys:
+                await s.execute(text(_GIVE_BACK.replace("?", ":key")), {"key": key})
+                await s.execute(text(_GONE.replace("?", ":key")), {"key": key})
+
+    def in_units_of(self, db: Database) -> bool:
+        return db is self._db
+
     async def purge_expired(self) -> None:
         async with self._db.write() as s:
             await s.execute(delete(Counter).where(Counter.expires_at <= self._clock.now()))
@@ -233,15 +305,36 @@ return {counted, peeked}
 """
 
 
+_GIVE_BACK_REDIS = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+end
+return 0
+"""
+
+
 class RedisCounterStore:
-    def __init__(self, url: str, prefix: str = "dostup:") -> None:
+    """Counters as Redis keys, all under ``prefix``.
+
+    One call of :meth:`hit_many` runs one script over several keys (an IP's and an identifier's
+    counters), and Redis Cluster runs a script only when all its keys hash to one slot: the
+    default prefix ``{dostup}:`` is a hash tag that puts every limiter key in the same slot (one
+    shard holds them all; the limiter's few commands per sign-in are far below what one shard
+    serves).  A prefix without ``{…}`` works on a single Redis or Sentinel-managed primary, and on
+    a cluster fails closed with CROSSSLOT (``tests/flows/test_redis_cluster.py``).  With
+    ``cluster`` (``DOSTUP_REDIS_CLUSTER``) the client is redis-py's RedisCluster, which follows
+    the cluster's slot map (``tests/resilience/test_redis_cluster.py``).
+    """
+
+    def __init__(self, url: str, prefix: str = "{dostup}:", *, cluster: bool = False) -> None:
         import redis.asyncio as aioredis
 
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
-        )
+        options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+        self._redis: Any = (aioredis.RedisCluster.from_url(url, **options) if cluster
+                            else aioredis.Redis.from_url(url, health_check_interval=30, **options))
         self._prefix = prefix
         self._hit_many = self._redis.register_script(_HIT_MANY)
+        self._give_back = self._redis.register_script(_GIVE_BACK_REDIS)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -264,14 +357,9 @@ class RedisCounterStore:
                 [Seen(int(v), max(0, int(t))) for v, t in peeked])
 
     async def incr(self, key: str, ttl_seconds: int) -> int:
-        async def run() -> int:
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.incr(self._k(key))
-            pipe.expire(self._k(key), ttl_seconds, nx=True)
-            value, _ = await pipe.execute()
-            return int(value)
-
-        return int(await self._call(run))
+        # The script rather than a MULTI pipeline: a cluster client has no transactions.
+        counted, _ = await self.hit_many([(key, 2**62, ttl_seconds)])
+        return counted[0].count
 
     async def get(self, key: str) -> int:
         value = await self._call(lambda: self._redis.get(self._k(key)))
@@ -287,8 +375,14 @@ class RedisCounterStore:
     async def delete(self, *keys: str) -> None:
         await self._call(lambda: self._redis.delete(*[self._k(k) for k in keys]))
 
+    async def give_back(self, keys: Sequence[str]) -> None:
+        await self._call(lambda: self._give_back(keys=[self._k(key) for key in keys]))
+
     async def add_once(self, key: str, ttl_seconds: int) -> bool:
         return bool(await self._call(lambda: self._redis.set(self._k(key), 1, ex=ttl_seconds, nx=True)))
+
+    def in_units_of(self, db: Database) -> bool:
+        return False
 
     async def close(self) -> None:
         await self._redis.aclose()

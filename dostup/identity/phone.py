@@ -8,6 +8,7 @@ one number (SECURITY.md: at most one SMS per request).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,7 +31,7 @@ class Phone:
     def is_mobile(self) -> bool:
         return self.number_type in _MOBILE_TYPES
 
-    def sms_capable(self, sms_countries: list[str]) -> bool:
+    def sms_capable(self, sms_countries: Sequence[str]) -> bool:
         """SMS only to mobile numbers of the allowed countries (SECURITY.md: SMS pumping)."""
         return self.is_mobile and self.region in sms_countries
 

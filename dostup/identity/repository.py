@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from dostup.core.crypto import random_id
-from dostup.persistence.db import Database
+from dostup.persistence.db import Database, Raw
 from dostup.persistence.models import Account
 
 
@@ -52,3 +53,27 @@ async def identifier_taken(db: AsyncSession, *, phone: str | None = None, email:
 def new_account(now: dt.datetime, **fields: object) -> Account:
     values: dict[str, object] = {"state": "active", "role": "customer", **fields}
     return Account(id=random_id(), created_at=now, updated_at=now, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """What a sign-in answers about its account, read by plain SQL (no ORM object)."""
+
+    id: str
+    phone: str | None
+    email: str | None
+    login: str | None
+    segment: str | None
+    state: str
+    created_at: dt.datetime
+
+
+_SUMMARY = "SELECT id, phone, email, login, segment, state, created_at FROM accounts WHERE id = :id"
+
+
+def summary_in(raw: Raw, account_id: str) -> AccountSummary | None:
+    """The account in the caller's plain SQL unit of work (``dostup.persistence.db.Raw``)."""
+    row = raw.one(_SUMMARY, {"id": account_id})
+    if row is None:
+        return None
+    return AccountSummary(row[0], row[1], row[2], row[3], row[4], row[5], raw.read_time(row[6]))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +73,7 @@ class Flow(Base):
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     account_id: Mapped[str | None] = mapped_column(String(32), index=True)
     return_to: Mapped[str | None] = mapped_column(String(512))
+    requested_aal: Mapped[int | None] = mapped_column(Integer)
     ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -85,7 +87,7 @@ class OneTimeCode(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(8))
     destination: Mapped[str] = mapped_column(String(254))
-    flow_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    flow_id: Mapped[str | None] = mapped_column(String(64))
     account_id: Mapped[str | None] = mapped_column(String(32), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,6 +97,9 @@ class OneTimeCode(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     invalidated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
+    # a flow's latest code: read in order, never sorted
+    __table_args__ = (Index("ix_codes_flow_time", "flow_id", "created_at"),)
+
 
 class Session(Base):
     __tablename__ = "sessions"
@@ -102,7 +107,9 @@ class Session(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
-    state: Mapped[str] = mapped_column(String(24), default="active")
+    aal: Mapped[int] = mapped_column(Integer, default=1)
+    amr: Mapped[str] = mapped_column(String(64), default="pwd")  # RFC 8176 values, space-separated
+    restrictions: Mapped[str] = mapped_column(String(64), default="")  # e.g. "password_change"
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(8), default="cookie")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -112,6 +119,61 @@ class Session(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
+    # The sign-in this session continues (OIDC ``sid``): a session rotated after step-up keeps its
+    # predecessor's, so partners told of the sign-in are told of its end.  NULL: the session's own id.
+    sid: Mapped[str | None] = mapped_column(String(32))
+
+
+class Credential(Base):
+    """A way to prove who one is beyond the identifier columns: recovery codes, TOTP, passkeys,
+    social links (Kratos's ``identity_credentials``).  ``config`` is the method's own JSON;
+    ``version`` guards read-modify-write updates (a single-use code is spent by
+    ``UPDATE … WHERE version = :seen``, so two racing requests cannot both spend it)."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(100))
+    config: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class CredentialIdentifier(Base):
+    """A credential's public identifier (a passkey's credential id, a provider's subject),
+    unique per type across all accounts: one passkey or social account opens one cabinet."""
+
+    __tablename__ = "credential_identifiers"
+    __table_args__ = (UniqueConstraint("type", "identifier"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    identifier: Mapped[str] = mapped_column(String(255))
+
+
+class Device(Base):
+    """A device bound to an account for the quick passcode («Код для входа»).
+
+    The device holds a random secret (a long-lived ``HttpOnly`` cookie, or an app's storage);
+    only its SHA-256 is stored, and the passcode's argon2id hash.  Wrong passcodes are counted on
+    the row by an atomic UPDATE; the fifth revokes the binding."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    passcode_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(100))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Consent(Base):
@@ -151,7 +213,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(8))
     kind: Mapped[str] = mapped_column(String(48))
     to: Mapped[str] = mapped_column(String(254))
@@ -167,20 +229,27 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at", "id"),  # the courier's claim, in its order
+        Index("ix_outbox_account_time", "account_id", "created_at", "id"),  # «История уведомлений» by keyset
+        Index("ix_outbox_to", "to", "created_at"),  # a registration files its codes under the new account
+    )
 
 
 class SecurityEvent(Base):
     __tablename__ = "security_events"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(48))
     outcome: Mapped[str] = mapped_column(String(16))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+    # the security history by keyset: one index range per page, in order
+    __table_args__ = (Index("ix_security_events_account_time", "account_id", "created_at", "id"),)
 
 
 class Counter(Base):

@@ -4,9 +4,11 @@ The kit seed: «Каждый профиль компании требует по
 адрес электронной почты», and its FAQ's way out when the code does not arrive — «Удалить», then
 «Добавить компанию» again with the right email, and a new code.  Rules:
 
-- every code goes through :class:`CodeSender` (SECURITY.md: one per address per 60 s, 5 an hour,
-  10 a day, 10 per IP an hour), expires after the email lifetime (60 min), dies after 5 wrong tries
-  and when a new one is sent; it is bound to the profile (purpose ``company:<id>``) and its address;
+- the confirmation is a persisted flow (``company_confirmation``, its id the profile's) proven by
+  the code method: every code goes through the sending limits (SECURITY.md: one per address per
+  60 s, 5 an hour, 10 a day, 10 per IP an hour), expires after the email lifetime (60 min), dies
+  after 5 wrong tries and when a new one is sent; it is bound to the profile (purpose
+  ``company:<id>``) and its address;
 - the profile, its code and the message are written in one unit of work, after every check, so a
   refused form or a refused send leaves nothing behind;
 - one account cannot confirm the same INN twice: checked before the code is spent, and decided by
@@ -22,29 +24,47 @@ registered only once one profile is confirmed; :meth:`CompanyService.onboarding`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import companies as C
 from dostup.accounts.companies import CompanyInput
 from dostup.accounts.events import record_event
+from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, NotFound, StepNotAllowed
 from dostup.core.masking import mask_email
-from dostup.credentials.codes import code_error
-from dostup.guards.limits import Rule
-from dostup.persistence.models import OneTimeCode
+from dostup.credentials.codes import CodeView, code_error
+from dostup.guards.limits import Limiter, Rule
+from dostup.persistence.db import Database
+from dostup.persistence.models import Flow, OneTimeCode
 from dostup.persistence.models_companies import Company
-from dostup.selfservice.deps import FlowDeps
-from dostup.selfservice.sending import CodeSender, Destination
+from dostup.selfservice.flows import CodeProof, make_flow, transition
 
-CODE_KIND = "company_code"
-ONBOARDING = "company_required"
+Onboarding = Literal["company_required"]
+ONBOARDING: Onboarding = "company_required"
 MAX_PROFILES = 50
 ADDS_PER_HOUR = 20
+KIND = C.CONFIRMATION_FLOW
+CODE_SENT = "code_sent"
+COMPLETED = "completed"
+# The profile waits for its code as long as it takes («Получить код повторно» any day later); a
+# resend after this reopens the flow.
+FLOW_TTL_SECONDS = 30 * 86400
+
+
+class CompanyProof(CodeProof, Protocol):
+    """How a profile's confirmation proves the company's email: the code method implements it
+    (``dostup.selfservice.methods.code.companies``), wired in by ``dostup.app``.  ``check`` runs in
+    the resend's unit of work before the code is written (the profile may be deleted meanwhile)."""
+
+    async def resend(self, flow: Flow, ctx: Context, *,
+                     check: Callable[[AsyncSession], Awaitable[None]] | None = None) -> CodeView: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +78,12 @@ class CompanyView:
     ogrnip: str | None
     address: str | None
     email: str
-    status: str  # "confirmed" | "unconfirmed"
+    status: Literal["confirmed", "unconfirmed"]
     created_at: dt.datetime
     confirmed_at: dt.datetime | None
     destination: str  # the email, masked, as the «code sent to» line shows it
-    code_expires_at: dt.datetime | None = None
-    resend_after_seconds: int = 0
+    code_expires_at: dt.datetime | None
+    resend_after_seconds: int
 
     @property
     def confirmed(self) -> bool:
@@ -85,29 +105,44 @@ def _not_found() -> NotFound:
 
 
 class CompanyService:
-    def __init__(self, deps: FlowDeps, sender: CodeSender) -> None:
-        self.d = deps
-        self.sender = sender
-        override = deps.settings.require_company
-        self.required = deps.preset.require_company if override is None else override
+    def __init__(self, *, proof: CompanyProof, db: Database, clock: Clock, limiter: Limiter,
+                 required: bool) -> None:
+        self.proof = proof
+        self.db = db
+        self.clock = clock
+        self.limiter = limiter
+        self.required = required
         self.per_account = Rule("company-add", ADDS_PER_HOUR, 3600)
 
     # -- reading ----------------------------------------------------------------------------
 
     async def list(self, account_id: str) -> list[CompanyView]:
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             return [_view(c) for c in await C.for_account(s, account_id)]
 
+    def _draft(self, company: Company, now: dt.datetime, ip: str) -> Flow:
+        """The profile's confirmation flow, not yet stored (its id is the profile's)."""
+        return make_flow(kind=KIND, state=CODE_SENT, data={"email": company.email}, now=now,
+                         ttl_seconds=FLOW_TTL_SECONDS, ip=ip, account_id=company.account_id, flow_id=company.id)
+
+    @staticmethod
+    async def _flow(s: AsyncSession, company: Company) -> Flow | None:
+        flow = await s.get(Flow, company.id)
+        return flow if flow is not None and flow.kind == KIND and flow.account_id == company.account_id else None
+
     async def view(self, account_id: str, company_id: str | None) -> CompanyView:
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             company = await C.owned(s, account_id, company_id)
             if company is None:
                 raise _not_found()
-            code = await self._current_code(s, company)
-        left = 0 if company.confirmed_at else await self.sender.cooldown_left(Destination("email", company.email))
-        return _view(company, code.expires_at if code else None, left)
+            flow = None if company.confirmed_at else await self._flow(s, company)
+            expires = await self.proof.expiry(s, flow) if flow is not None else None
+        if company.confirmed_at:
+            return _view(company)
+        code = await self.proof.shown(flow or self._draft(company, self.clock.now(), ""), expires)
+        return _view(company, code.code_expires_at, code.resend_after_seconds)
 
-    async def onboarding(self, account_id: str) -> str | None:
+    async def onboarding(self, account_id: str) -> Onboarding | None:
         """``"company_required"`` while a required company is not confirmed yet, else ``None``.
 
         One indexed existence check on a bare Core connection (an ORM session costs more than the
@@ -116,7 +151,7 @@ class CompanyService:
         """
         if not self.required:
             return None
-        async with self.d.db.reader.connect() as conn:
+        async with self.db.reader.connect() as conn:
             confirmed = (await conn.execute(C.CONFIRMED_EXISTS, {"account_id": account_id})).first() is not None
         return None if confirmed else ONBOARDING
 
@@ -124,7 +159,7 @@ class CompanyService:
         """Where an unfinished registration stands: ``"add"`` a profile, ``"confirm"`` one, or done."""
         if not self.required:
             return None
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             if await C.has_confirmed(s, account_id):
                 return None
             return "confirm" if await C.count_for(s, account_id) else "add"
@@ -134,78 +169,77 @@ class CompanyService:
     async def add(self, account_id: str, inp: CompanyInput, ctx: Context) -> CompanyView:
         """Check the form, then write the profile, its code and the email in one unit of work."""
         parsed = C.parse_company(inp)
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             if parsed.inn and await C.inn_confirmed(s, account_id, parsed.inn):
                 raise Conflict("company.inn_confirmed", field="inn", code="company_confirmed")
             if await C.count_for(s, account_id) >= MAX_PROFILES:
                 raise Conflict("company.too_many_profiles", code="too_many_companies", params={"max": MAX_PROFILES})
-        await self.d.limiter.hit(self.per_account, account_id, message_id="company.too_many_adds")
-        dest = Destination("email", parsed.email)
-        await self.sender.reserve(dest, ctx)
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
-            company = Company(
-                id=C.new_company_id(), account_id=account_id, kind=parsed.kind, name=parsed.name, inn=parsed.inn,
-                kpp=parsed.kpp, ogrn=parsed.ogrn, address=parsed.address, email=parsed.email, created_at=now,
-            )
+        await self.limiter.hit(self.per_account, account_id, message_id="company.too_many_adds")
+        now = self.clock.now()
+        company = Company(
+            id=C.new_company_id(), account_id=account_id, kind=parsed.kind, name=parsed.name, inn=parsed.inn,
+            kpp=parsed.kpp, ogrn=parsed.ogrn, address=parsed.address, email=parsed.email, created_at=now,
+        )
+        flow = self._draft(company, now, ctx.ip)
+        await self.proof.reserve(flow, ctx)
+        async with self.db.write() as s:
             s.add(company)
-            issued = await self.sender.issue(s, dest=dest, purpose=C.code_purpose(company.id), kind=CODE_KIND,
-                                             ctx=ctx, now=now, account_id=account_id)
+            s.add(flow)
+            code = self.proof.send(s, flow, ctx, now)
             record_event(s, kind="company_added", outcome="success", ctx=ctx, now=now, account_id=account_id,
                          destination=mask_email(parsed.email), company_id=company.id, company_kind=parsed.kind)
-        self.d.wake_courier()
-        return _view(company, issued.expires_at, self.d.settings.codes.resend_cooldown_seconds)
+        self.proof.sent(flow)
+        return _view(company, code.code_expires_at, code.resend_after_seconds)
 
     # -- the code ---------------------------------------------------------------------------
 
-    async def _current_code(self, s: AsyncSession, company: Company) -> OneTimeCode | None:
-        stmt = (
-            select(OneTimeCode)
-            .where(OneTimeCode.account_id == company.account_id, OneTimeCode.purpose == C.code_purpose(company.id))
-            .where(OneTimeCode.invalidated_at.is_(None))
-            .order_by(OneTimeCode.created_at.desc())
-            .limit(1)
-        )
-        return (await s.execute(stmt)).scalar_one_or_none()
-
-    async def _unconfirmed(self, account_id: str, company_id: str | None) -> Company:
-        async with self.d.db.read() as s:
+    async def _unconfirmed(self, account_id: str, company_id: str | None) -> tuple[Company, Flow | None]:
+        async with self.db.read() as s:
             company = await C.owned(s, account_id, company_id)
-        if company is None:
-            raise _not_found()
-        if company.confirmed_at is not None:
-            raise StepNotAllowed("company.already_confirmed", code="already_confirmed")
-        return company
+            if company is None:
+                raise _not_found()
+            if company.confirmed_at is not None:
+                raise StepNotAllowed("company.already_confirmed", code="already_confirmed")
+            return company, await self._flow(s, company)
 
     async def resend(self, account_id: str, company_id: str | None, ctx: Context) -> CompanyView:
         """A new code to the profile's email after the cool-down; the previous code dies."""
-        company = await self._unconfirmed(account_id, company_id)
-        await self.sender.reserve(Destination("email", company.email), ctx)
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        company, flow = await self._unconfirmed(account_id, company_id)
+        now = self.clock.now()
+        reopen = flow is None or flow.expires_at <= now or flow.state != CODE_SENT
+        if flow is None or reopen:
+            flow = self._draft(company, now, ctx.ip)
+        fresh = flow
+
+        async def check(s: AsyncSession) -> None:
             if await C.owned(s, account_id, company.id) is None:  # deleted meanwhile: send nothing
                 raise _not_found()
-            await self.sender.issue(s, dest=Destination("email", company.email), purpose=C.code_purpose(company.id),
-                                    kind=CODE_KIND, ctx=ctx, now=now, account_id=account_id)
-        self.d.wake_courier()
-        return await self.view(account_id, company.id)
+            if reopen:
+                await s.execute(delete(Flow).where(Flow.id == company.id))
+                s.add(fresh)
+
+        code = await self.proof.resend(flow, ctx, check=check)
+        return _view(company, code.code_expires_at, code.resend_after_seconds)
 
     async def confirm(self, account_id: str, company_id: str | None, code: str | None,
                       ctx: Context) -> tuple[CompanyView, bool]:
         """Confirm the profile; returns it and whether this completed a required onboarding."""
-        company = await self._unconfirmed(account_id, company_id)
-        value = self.d.codes.check_format(code)
-        now = self.d.clock.now()
+        company, flow = await self._unconfirmed(account_id, company_id)
+        value = self.proof.check_format(code)
+        now = self.clock.now()
         completed = False
         try:
-            async with self.d.db.write() as s:
+            async with self.db.write() as s:
                 if company.inn and await C.inn_confirmed(s, account_id, company.inn):
                     outcome = "duplicate"  # refused before the code is spent: the user may delete the other
+                elif flow is None:
+                    outcome = "code_invalid"  # no code was ever sent through a flow
                 else:
-                    row = await self._current_code(s, company)
-                    outcome = await self.d.codes.consume(s, code_row=row, value=value, now=now)
+                    outcome = await self.proof.verify(s, flow, value, now)
                 if outcome == "ok":
+                    assert flow is not None
                     completed = self.required and not await C.has_confirmed(s, account_id)
+                    await transition(s, flow, from_state=CODE_SENT, to_state=COMPLETED, now=now)
                     done = await s.execute(
                         update(Company)
                         .where(Company.id == company.id, Company.account_id == account_id)
@@ -231,8 +265,8 @@ class CompanyService:
 
     async def delete(self, account_id: str, company_id: str | None, ctx: Context) -> None:
         """«Удалить»: the profile goes, and so does any live code for it."""
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        now = self.clock.now()
+        async with self.db.write() as s:
             company = await C.owned(s, account_id, company_id)
             if company is None:
                 raise _not_found()
@@ -242,6 +276,7 @@ class CompanyService:
                 .where(OneTimeCode.used_at.is_(None), OneTimeCode.invalidated_at.is_(None))
                 .values(invalidated_at=now)
             )
+            await s.execute(delete(Flow).where(Flow.id == company.id, Flow.kind == KIND))
             await s.execute(delete(Company).where(Company.id == company.id, Company.account_id == account_id))
             record_event(s, kind="company_deleted", outcome="success", ctx=ctx, now=now, account_id=account_id,
                          destination=mask_email(company.email), company_id=company.id,

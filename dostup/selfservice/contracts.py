@@ -1,8 +1,8 @@
 """Linking service contracts and cards to the cabinet (SPEC §4.7; the Rostelecom seed).
 
 Ownership is proven one of two ways: a code sent by SMS to the phone the registry has for the
-contract (``method="sms"``), or a secret the customer knows — a PIN or the amount of the last
-bill (``method="secret"``).  Rules:
+contract (proof ``"sms"``, the code method), or a secret the customer knows — a PIN or the amount
+of the last bill (proof ``"secret"``).  The wire calls the proof ``method``.  Rules:
 
 - **No oracle** (OWASP ASVS 6.3.x, enumeration): an unknown number and a wrong secret give the
   same answer; with the SMS proof an unknown number (or one with no mobile on file) gets the same
@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.contracts import (
-    METHODS,
+    PROOFS,
     ContractRegistry,
     RegistryEntry,
     display_number,
@@ -40,24 +42,22 @@ from dostup.accounts.contracts import (
     parse_number,
 )
 from dostup.accounts.events import record_event
+from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring, random_id
 from dostup.core.errors import Conflict, FlowExpired, FormErrors, NotFound, StepNotAllowed, ValidationFailed
-from dostup.credentials.codes import code_error
-from dostup.guards.limits import Rule
+from dostup.credentials.codes import CodeView, code_error
+from dostup.guards.limits import Limiter, Rule
 from dostup.identity.documents import parse_card
 from dostup.identity.phone import parse_phone
 from dostup.persistence.db import Database
-from dostup.persistence.models import Account, Flow, OneTimeCode
+from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_contracts import ContractLink
-from dostup.selfservice.deps import FlowDeps
-from dostup.selfservice.flows import load_flow, new_flow, transition
+from dostup.selfservice.flows import CodeProof, load_flow, make_flow, transition
 from dostup.selfservice.login.flow import LoginInput
-from dostup.selfservice.sending import CodeSender, Destination
+from dostup.settings import ContractSettings
 
 KIND = "contract_link"
-PURPOSE = "contract_link"
-MESSAGE_KIND = "contract_link_code"
 CODE_SENT = "code_sent"
 COMPLETED = "completed"
 _LINK_ID = re.compile(r"[0-9a-f]{32}")
@@ -82,7 +82,7 @@ class AlreadyLinked(Conflict):
 class LinkInput:
     kind: str | None
     number: str | None
-    method: str | None = "sms"
+    proof: str | None = "sms"  # "sms" | "secret" (the wire's ``method``)
     secret: str | None = None
 
 
@@ -91,7 +91,7 @@ class LinkedContract:
     id: str
     kind: str
     number: str  # as shown: a contract number, or a masked card
-    method: str
+    method: str  # the proof of ownership: "sms" | "secret" (a wire field, kept as clients read it)
     created_at: dt.datetime
 
 
@@ -123,20 +123,33 @@ def _masked(kind: str, display: str) -> str:
     return display if kind == "card" else mask_number(kind, display)
 
 
+class OwnershipProof(CodeProof, Protocol):
+    """How linking proves, by a code to the phone on file, that the contract is the customer's: the
+    code method implements it (``dostup.selfservice.methods.code.contracts``), wired in by
+    ``dostup.app``.  An unknown number's flow says ``decoy``: the same step, undeliverable."""
+
+
 class ContractService:
-    def __init__(self, deps: FlowDeps, sender: CodeSender, registry: ContractRegistry) -> None:
-        self.d = deps
-        self.sender = sender
+    def __init__(self, settings: ContractSettings, *, proof: OwnershipProof, registry: ContractRegistry,
+                 db: Database, clock: Clock, keyring: Keyring, limiter: Limiter, sms_countries: Sequence[str],
+                 support_phone: str) -> None:
+        self.settings = settings
+        self.proof = proof
         self.registry = registry
-        c = deps.settings.contracts
-        self.per_account = Rule("contract-guess-account", c.guesses_per_account_per_hour, 3600)
-        self.per_ip = Rule("contract-guess-ip", c.guesses_per_ip_per_hour, 3600)
-        self.per_number = Rule("contract-secret-number", c.secret_tries_per_number_per_hour, 3600)
+        self.db = db
+        self.clock = clock
+        self.keyring = keyring
+        self.limiter = limiter
+        self.sms_countries = list(sms_countries)
+        self.support_phone = support_phone
+        self.per_account = Rule("contract-guess-account", settings.guesses_per_account_per_hour, 3600)
+        self.per_ip = Rule("contract-guess-ip", settings.guesses_per_ip_per_hour, 3600)
+        self.per_number = Rule("contract-secret-number", settings.secret_tries_per_number_per_hour, 3600)
 
     # -- reading ----------------------------------------------------------------------------
 
     async def list(self, account_id: str) -> list[LinkedContract]:
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             rows = (
                 await s.execute(
                     select(ContractLink).where(ContractLink.account_id == account_id)
@@ -145,10 +158,11 @@ class ContractService:
             ).scalars().all()
         return [_view(r) for r in rows]
 
-    async def _load(self, s: AsyncSession, account_id: str, flow_id: str | None) -> Flow:
+    async def _load(self, account_id: str, flow_id: str | None) -> Flow:
         """The flow if it is this account's; someone else's flow is as unknown as a made-up id."""
         try:
-            flow = await load_flow(s, flow_id, kind=KIND, now=self.d.clock.now())
+            async with self.db.read() as s:
+                flow = await load_flow(s, flow_id, kind=KIND, now=self.clock.now())
         except NotFound:
             raise NotFound("contracts.flow_not_found") from None
         except FlowExpired:
@@ -158,30 +172,23 @@ class ContractService:
         return flow
 
     @staticmethod
-    def _dest(flow: Flow) -> Destination:
-        data = flow.data
-        return Destination("decoy", str(data["key"])) if data.get("decoy") else Destination("sms", str(data["to"]))
-
-    async def _flow_view(self, flow: Flow, code: OneTimeCode | None) -> LinkFlowView:
+    def _flow_view(flow: Flow, code: CodeView) -> LinkFlowView:
         return LinkFlowView(
             flow_id=flow.id, state=flow.state, kind=str(flow.data["kind"]), number=str(flow.data["display"]),
-            code_expires_at=code.expires_at if code else None,
-            resend_after_seconds=await self.sender.cooldown_left(self._dest(flow)),
+            code_expires_at=code.code_expires_at, resend_after_seconds=code.resend_after_seconds,
             expires_at=flow.expires_at,
         )
 
     async def flow(self, account_id: str, flow_id: str | None) -> LinkFlowView:
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
-            code = await self.d.codes.current(s, purpose=PURPOSE, flow_id=flow.id)
-        return await self._flow_view(flow, code)
+        flow = await self._load(account_id, flow_id)
+        return self._flow_view(flow, await self.proof.view(flow))
 
     # -- starting -----------------------------------------------------------------------------
 
     @staticmethod
     def _parse(inp: LinkInput) -> tuple[str, str, str, str | None]:
         errors: list[ValidationFailed] = []
-        kind = number = method = secret = None
+        kind = number = proof = secret = None
         try:
             kind = parse_kind(inp.kind)
         except ValidationFailed as exc:
@@ -190,10 +197,10 @@ class ContractService:
             number = parse_number(kind or "contract", inp.number)
         except ValidationFailed as exc:
             errors.append(exc)
-        method = (inp.method or "").strip() or "sms"
-        if method not in METHODS:
+        proof = (inp.proof or "").strip() or "sms"
+        if proof not in PROOFS:
             errors.append(ValidationFailed("contracts.method_invalid", field="method"))
-        elif method == "secret":
+        elif proof == "secret":
             try:
                 secret = normalize_secret(inp.secret)
             except ValidationFailed as exc:
@@ -201,35 +208,35 @@ class ContractService:
         if errors:
             raise errors[0] if len(errors) == 1 else FormErrors(errors)
         assert kind is not None and number is not None
-        return kind, number, method, secret
+        return kind, number, proof, secret
 
     async def start(self, account_id: str, inp: LinkInput, ctx: Context) -> LinkStarted:
         """Prove ownership by the secret (linked at once) or start the SMS proof (a flow)."""
-        kind, number, method, secret = self._parse(inp)
-        lim = self.d.limiter
+        kind, number, proof, secret = self._parse(inp)
+        lim = self.limiter
         await lim.hit(self.per_account, account_id, message_id="contracts.too_many")
         await lim.hit(self.per_ip, ctx.ip, message_id="contracts.too_many")
         entry = await self.registry.lookup(kind, number)
-        key = entry.key if entry is not None else number_key(self.d.keyring, kind, number)
+        key = entry.key if entry is not None else number_key(self.keyring, kind, number)
         display, masked = display_number(kind, number), mask_number(kind, number)
-        if method == "secret":
+        if proof == "secret":
             assert secret is not None
             await lim.hit(self.per_number, key, message_id="contracts.too_many")
             if entry is None or not entry.secret_matches(secret):
                 if entry is None or not entry.has_secret:
-                    self.d.keyring.mac("contract-secret", key, secret)  # the work of a real comparison
-                async with self.d.db.write() as s:
-                    record_event(s, kind="contract_linked", outcome="failure", ctx=ctx, now=self.d.clock.now(),
-                                 account_id=account_id, identifier=masked, method=method, reason="not_matched")
+                    self.keyring.mac("contract-secret", key, secret)  # the work of a real comparison
+                async with self.db.write() as s:
+                    record_event(s, kind="contract_linked", outcome="failure", ctx=ctx, now=self.clock.now(),
+                                 account_id=account_id, identifier=masked, method=proof, reason="not_matched")
                 raise NotMatched()
-            return LinkStarted("linked", contract=await self._link(account_id, key, kind, display, method, ctx))
+            return LinkStarted("linked", contract=await self._link(account_id, key, kind, display, proof, ctx))
         return LinkStarted("code_sent", flow=await self._send(account_id, kind, key, display, masked, entry, ctx))
 
     def _sms_phone(self, phone: str | None) -> str | None:
         if not phone:
             return None
         try:
-            ok = parse_phone(phone).sms_capable(self.d.settings.codes.sms_countries)
+            ok = parse_phone(phone).sms_capable(self.sms_countries)
         except ValidationFailed:
             return None
         return phone if ok else None
@@ -239,62 +246,34 @@ class ContractService:
         phone = self._sms_phone(entry.owner_phone if entry is not None else None)
         data: dict[str, object] = {"kind": kind, "key": key, "display": display, "masked": masked,
                                    "decoy": phone is None, "to": phone or ""}
-        dest = Destination("sms", phone) if phone else Destination("decoy", key)
-        await self.sender.reserve(dest, ctx)
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
-            flow = new_flow(s, kind=KIND, state=CODE_SENT, data=data, now=now,
-                            ttl_seconds=self.d.settings.contracts.flow_ttl_seconds, ip=ctx.ip)
-            flow.account_id = account_id
-            await self._issue(s, flow, dest, ctx, now)
-        if phone:
-            self.d.wake_courier()
-        return await self.flow(account_id, flow.id)
-
-    async def _issue(self, s: AsyncSession, flow: Flow, dest: Destination, ctx: Context, now: dt.datetime) -> None:
-        """A code for the flow: sent to the owner's phone, or — for a decoy — to nobody, matching nothing."""
-        decoy = dest.channel == "decoy"
-        issued = await self.d.codes.issue(s, purpose=PURPOSE, channel="sms", destination=dest.to, now=now,
-                                          flow_id=flow.id, decoy=decoy)
-        if decoy:
-            return
-        # No account_id on the message: the linking account's notification history would otherwise
-        # show (masked) that a real contract with a phone on file was found.
-        self.d.outbox.enqueue(
-            s, kind=MESSAGE_KIND, channel="sms", to=dest.to, now=now, locale=ctx.locale, code=issued.code,
-            params={"minutes": max(1, self.d.codes.ttl("sms") // 60), "number": str(flow.data["masked"])},
-        )
+        now = self.clock.now()
+        flow = make_flow(kind=KIND, state=CODE_SENT, data=data, now=now, ttl_seconds=self.settings.flow_ttl_seconds,
+                         ip=ctx.ip, account_id=account_id)
+        await self.proof.reserve(flow, ctx)
+        async with self.db.write() as s:
+            s.add(flow)
+            code = self.proof.send(s, flow, ctx, now)
+        self.proof.sent(flow)
+        return self._flow_view(flow, code)
 
     async def resend(self, account_id: str, flow_id: str | None, ctx: Context) -> LinkFlowView:
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
+        flow = await self._load(account_id, flow_id)
         if flow.state != CODE_SENT:
             raise StepNotAllowed()
-        dest = self._dest(flow)
-        await self.sender.reserve(dest, ctx)
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
-            await self._issue(s, flow, dest, ctx, now)
-        if dest.channel == "sms":
-            self.d.wake_courier()
-        return await self.flow(account_id, flow.id)
+        return self._flow_view(flow, await self.proof.resend(flow, ctx))
 
     # -- confirming ---------------------------------------------------------------------------
 
     async def confirm(self, account_id: str, flow_id: str | None, code: str | None, ctx: Context) -> LinkedContract:
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
+        flow = await self._load(account_id, flow_id)
         if flow.state != CODE_SENT:
             raise StepNotAllowed()
-        value = self.d.codes.check_format(code)
+        value = self.proof.check_format(code)
         data = flow.data
         kind, key, display, masked = str(data["kind"]), str(data["key"]), str(data["display"]), str(data["masked"])
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
-            row = await self.d.codes.current(s, purpose=PURPOSE, flow_id=flow.id)
-            outcome = await self.d.codes.consume(s, code_row=row, value=value, now=now)
-            if outcome == "ok" and data.get("decoy"):
-                outcome = "code_invalid"  # cannot happen (DECOY_HASH), and must not
+        now = self.clock.now()
+        async with self.db.write() as s:
+            outcome = await self.proof.verify(s, flow, value, now)  # a decoy's is never "ok"
             if outcome != "ok":
                 record_event(s, kind="contract_linked", outcome="failure", ctx=ctx, now=now, account_id=account_id,
                              identifier=masked, method="sms", reason=outcome)
@@ -308,11 +287,11 @@ class ContractService:
 
     # -- linking ------------------------------------------------------------------------------
 
-    async def _link(self, account_id: str, key: str, kind: str, display: str, method: str,
+    async def _link(self, account_id: str, key: str, kind: str, display: str, proof: str,
                     ctx: Context) -> LinkedContract:
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
-            result = await self._insert(s, account_id, key, kind, display, method, ctx, now)
+        now = self.clock.now()
+        async with self.db.write() as s:
+            result = await self._insert(s, account_id, key, kind, display, proof, ctx, now)
         return self._outcome(result)
 
     def _outcome(self, result: LinkedContract | Conflict | None) -> LinkedContract:
@@ -321,13 +300,13 @@ class ContractService:
         assert result is not None
         return result
 
-    async def _insert(self, s: AsyncSession, account_id: str, key: str, kind: str, display: str, method: str,
+    async def _insert(self, s: AsyncSession, account_id: str, key: str, kind: str, display: str, proof: str,
                       ctx: Context, now: dt.datetime) -> LinkedContract | Conflict:
         """Link inside the caller's unit of work; a conflict is returned (and recorded), not raised,
         so that the proof (a used code, a completed flow) is committed all the same."""
         masked = _masked(kind, display)
         link = ContractLink(id=random_id(), account_id=account_id, registry_key=key, kind=kind, display=display,
-                            method=method, created_at=now)
+                            method=proof, created_at=now)
         owner = await self._owner(s, key)
         if owner is None:
             try:
@@ -338,14 +317,14 @@ class ContractService:
                 owner = await self._owner(s, key)
         if owner is None:
             record_event(s, kind="contract_linked", outcome="success", ctx=ctx, now=now, account_id=account_id,
-                         identifier=masked, method=method)
+                         identifier=masked, method=proof)
             return _view(link)
         record_event(s, kind="contract_linked", outcome="conflict", ctx=ctx, now=now, account_id=account_id,
-                     identifier=masked, method=method)
+                     identifier=masked, method=proof)
         if owner == account_id:
             return AlreadyLinked(f"contracts.already_linked.{kind}")
         return LinkedElsewhere(f"contracts.linked_elsewhere.{kind}",
-                               params={"support_phone": self.d.preset.support_phone})
+                               params={"support_phone": self.support_phone})
 
     @staticmethod
     async def _owner(s: AsyncSession, key: str) -> str | None:
@@ -367,7 +346,7 @@ class ContractService:
         The code went to the card's phone on file, so the proof is done; a card already linked
         to another cabinet stops the registration with the seed's conflict message.
         """
-        key = number_key(self.d.keyring, "card", card)
+        key = number_key(self.keyring, "card", card)
         result = await self._insert(s, account_id, key, "card", display_number("card", card), "sms",
                                     ctx, now)
         if isinstance(result, Conflict):
@@ -379,8 +358,8 @@ class ContractService:
         """Another account's link is as unknown as a made-up id (SECURITY.md: 404)."""
         if not link_id or not _LINK_ID.fullmatch(link_id):
             raise NotFound("contracts.not_found")
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        now = self.clock.now()
+        async with self.db.write() as s:
             link = (
                 await s.execute(
                     select(ContractLink).where(ContractLink.id == link_id, ContractLink.account_id == account_id)

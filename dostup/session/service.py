@@ -9,21 +9,26 @@ written at most once a minute, so the check stays a read.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.crypto import random_id, random_token, sha256_hex
-from dostup.persistence.db import Adds, Database
+from dostup.persistence.db import Adds, Database, add_row
 from dostup.persistence.models import Session
 from dostup.session.reader import SessionReader, SessionRecord
+from dostup.session.strength import PASSWORD, Strength
 from dostup.settings import SessionSettings
 
-ACTIVE = "active"
-PASSWORD_CHANGE = "password_change"  # noqa: S105 - a state name; signed in with a temporary password: may only set a new one
+#: A session's ``sid``: the sign-in it continues (SessionRecord.sid), in SQL.
+SID = func.coalesce(Session.sid, Session.id)
+#: Told the ``sid`` of each session that ended, after its unit of work (the OpenID Connect provider
+#: signs the user out of partners: Back-Channel Logout).  Wired in dostup/services.py.
+SessionsEnded = Callable[[Sequence[str]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,7 @@ class IssuedSession:
     token: str
     expires_at: dt.datetime
     remember: bool
+    strength: Strength = PASSWORD
 
 
 class SessionService:
@@ -48,30 +54,24 @@ class SessionService:
         account_id: str,
         ctx: Context,
         remember: bool = False,
-        state: str = ACTIVE,
+        strength: Strength = PASSWORD,
         kind: str = "cookie",
+        sid: str | None = None,
     ) -> IssuedSession:
         """Add a new session to the caller's unit of work (a session, or an append-only one) and
         return its token (shown once)."""
         now = self._clock.now()
         ttl = self.settings.remember_timeout_seconds if remember else self.settings.absolute_timeout_seconds
         token = random_token(32)
-        row = Session(
-            id=random_id(),
-            token_hash=sha256_hex(token),
-            account_id=account_id,
-            state=state,
-            remember=remember,
-            kind=kind,
-            created_at=now,
-            authenticated_at=now,
-            last_seen_at=now,
-            expires_at=now + dt.timedelta(seconds=ttl),
-            ip=ctx.ip[:64],
-            user_agent=ctx.user_agent[:512],
-        )
-        db.add(row)
-        return IssuedSession(id=row.id, token=token, expires_at=row.expires_at, remember=remember)
+        session_id = random_id()
+        expires_at = now + dt.timedelta(seconds=ttl)
+        add_row(db, Session, {
+            "id": session_id, "token_hash": sha256_hex(token), "account_id": account_id, "aal": strength.aal,
+            "amr": strength.amr_text(), "restrictions": strength.restrictions_text(), "remember": remember,
+            "kind": kind, "created_at": now, "authenticated_at": now, "last_seen_at": now, "expires_at": expires_at,
+            "revoked_at": None, "ip": ctx.ip[:64], "user_agent": ctx.user_agent[:512], "sid": sid,
+        })
+        return IssuedSession(id=session_id, token=token, expires_at=expires_at, remember=remember, strength=strength)
 
     def _valid(self, rec: SessionRecord, now: dt.datetime) -> bool:
         if rec.account_state != "active" or now >= rec.expires_at:
@@ -108,8 +108,10 @@ class SessionService:
             ).scalar_one_or_none()
         return row
 
-    async def revoke_all(self, db: AsyncSession, account_id: str, *, except_id: str | None = None) -> None:
+    async def revoke_all(self, db: AsyncSession, account_id: str, *, except_id: str | None = None) -> list[str]:
+        """End the account's sessions (but ``except_id``); the ``sid`` of each one ended."""
         stmt = update(Session).where(Session.account_id == account_id, Session.revoked_at.is_(None))
         if except_id:
             stmt = stmt.where(Session.id != except_id)
-        await db.execute(stmt.values(revoked_at=self._clock.now()))
+        ended = await db.execute(stmt.values(revoked_at=self._clock.now()).returning(SID))
+        return list(ended.scalars())

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from dostup.app import Services
 from dostup.core.context import Context
 from dostup.core.errors import Forbidden, Unauthenticated
 from dostup.core.i18n import DEFAULT_LOCALE, LOCALES, pick_locale
+from dostup.services import Services
 from dostup.session.reader import SessionRecord
+from dostup.session.strength import is_unrestricted
 
 LANG_COOKIE = "dostup_lang"
 
@@ -31,6 +32,11 @@ def session_cookie_name(services: Services) -> str:
     return "__Host-dostup_session" if services.settings.production else "dostup_session"
 
 
+def device_cookie(services: Services) -> str:
+    """The passcode's device credential («Код для входа»), long-lived and ``HttpOnly``."""
+    return "__Host-dostup_device" if services.settings.production else "dostup_device"
+
+
 def ui_locale(request: Request) -> str:
     """The cabinet speaks Russian unless the user picked another language (cookie)."""
     lang = request.cookies.get(LANG_COOKIE)
@@ -48,6 +54,13 @@ def make_context(request: Request, surface: Literal["ui", "api"]) -> Context:
         surface=surface,
         locale=locale,
     )
+
+
+async def _api_context(request: Request) -> Context:
+    return make_context(request, "api")
+
+
+ApiContext = Annotated[Context, Depends(_api_context)]
 
 
 def token_from(request: Request, services: Services) -> tuple[str | None, str]:
@@ -70,32 +83,26 @@ async def require_session(request: Request) -> SessionRecord:
     return rec
 
 
+def require_unrestricted(rec: SessionRecord) -> None:
+    """Refuse a session that still has a step to take (the forced password change)."""
+    if not is_unrestricted(rec):
+        raise Forbidden("session.password_change_required", code="password_change_required")
+
+
 async def require_full_session(request: Request) -> SessionRecord:
     """A session that is not limited to changing the password."""
     rec = await require_session(request)
-    if rec.state != "active":
-        raise Forbidden("session.password_change_required", code="password_change_required")
+    require_unrestricted(rec)
     return rec
 
 
 async def api_same_origin(request: Request) -> None:
     """State-changing API calls from a browser must come from our own origin."""
-    services = get_services(request)
-    csrf = services_csrf(services)
-    if not csrf.same_origin(request.headers.get("origin"), request.headers.get("sec-fetch-site")):
+    if not get_services(request).csrf.same_origin(request.headers.get("origin"), request.headers.get("sec-fetch-site")):
         raise Forbidden("error.cross_origin", code="cross_origin")
 
 
-def services_csrf(services: Services):  # type: ignore[no-untyped-def]
-    from dostup.web.csrf import Csrf
-
-    csrf = getattr(services, "_csrf", None)
-    if csrf is None:
-        s = services.settings
-        csrf = Csrf(services.keyring, production=s.production, public_url=s.public_url, trusted=s.trusted_origins)
-        services._csrf = csrf  # type: ignore[attr-defined]
-    return csrf
-
-
+SameOrigin = Depends(api_same_origin)
 SessionDep = Annotated[SessionRecord, Depends(require_full_session)]
+AnySessionDep = Annotated[SessionRecord, Depends(require_session)]
 OptionalSessionDep = Annotated[SessionRecord | None, Depends(optional_session)]

@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Sequence
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from dostup.persistence.models import OutboxMessage
-from dostup.web.deps import get_services
-from dostup.web.ui.render import render
+from dostup.services import Services
+from dostup.web.deps import ServicesDep
+from dostup.web.ui.page import UiPage
+
+router = APIRouter(include_in_schema=False)
 
 
-async def recent_messages(request: Request, limit: int = 200) -> list[dict[str, object]]:
-    services = get_services(request)
+async def _recent(services: Services, limit: int = 200) -> Sequence[OutboxMessage]:
     async with services.db.read() as s:
-        rows = (
-            await s.execute(select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id).limit(limit))
-        ).scalars().all()
-    return [
-        {"id": m.id, "to": m.to, "channel": m.channel, "kind": m.kind, "subject": m.subject, "text": m.body,
-         "code": m.code, "status": m.status, "created_at": m.created_at}
-        for m in rows
-    ]
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id).limit(limit)
+        return (await s.execute(query)).scalars().all()
 
 
-def build_dev_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+def _row(m: OutboxMessage) -> dict[str, object]:
+    return {"id": m.id, "to": m.to, "channel": m.channel, "kind": m.kind, "subject": m.subject, "text": m.body,
+            "code": m.code, "status": m.status, "created_at": m.created_at}
 
-    @router.get("/dev/outbox")
-    async def outbox_page(request: Request) -> Response:
-        return render(request, "dev_outbox.html", messages=await recent_messages(request), session=None)
 
-    @router.get("/dev/outbox.json")
-    async def outbox_json(request: Request) -> Response:
-        items = await recent_messages(request)
-        for item in items:
-            created = item["created_at"]
-            assert isinstance(created, dt.datetime)
-            item["created_at"] = created.isoformat() + "Z"
-        return JSONResponse(items)
+@router.get("/dev/outbox")
+async def outbox_page(page: UiPage) -> Response:
+    return page.render("dev_outbox.html", messages=[_row(m) for m in await _recent(page.services)], session=None)
 
-    return router
+
+@router.get("/dev/outbox.json")
+async def outbox_json(services: ServicesDep) -> Response:
+    return JSONResponse([{**_row(m), "created_at": m.created_at.isoformat() + "Z"} for m in await _recent(services)])

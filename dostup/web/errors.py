@@ -14,8 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dostup.core import errors as E
+from dostup.persistence.db import unavailable
 from dostup.web.deps import get_services, make_context
 from dostup.web.middleware import _TooLarge
+from dostup.web.ui.render import render_error
 
 log = logging.getLogger("dostup.web")
 
@@ -42,6 +44,26 @@ def status_for(exc: E.DostupError) -> int:
     return 400
 
 
+def error_headers(exc: E.DostupError) -> dict[str, str]:
+    if isinstance(exc, (E.RateLimited, E.ServiceUnavailable)):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
+class MalformedJson(E.DostupError):
+    """A JSON body that cannot be read: 400 (not in ``STATUS``), not the 422 of a field of the wrong kind."""
+
+    code = "malformed"
+    message_id = "error.malformed_json"
+
+
+class Respond(Exception):  # noqa: N818 - not an error: a page's answer, e.g. the redirect to sign in
+    """Answer with ``response`` now: raised by page dependencies and form helpers, returned as it is."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -62,13 +84,10 @@ def error_payload(request: Request, exc: E.DostupError, locale: str) -> dict[str
 
 
 def error_response(request: Request, exc: E.DostupError) -> Response:
-    status = status_for(exc)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, E.RateLimited) else {}
+    status, headers = status_for(exc), error_headers(exc)
     if is_api(request):
         ctx = make_context(request, "api")
         return JSONResponse(error_payload(request, exc, ctx.locale), status_code=status, headers=headers)
-    from dostup.web.ui.render import render_error
-
     return render_error(request, status, exc.message_id, exc.params, headers=headers)
 
 
@@ -76,12 +95,14 @@ def _plain(request: Request, status: int, code: str, message_id: str) -> Respons
     if is_api(request):
         message = get_services(request).catalog.text(message_id, make_context(request, "api").locale)
         return JSONResponse({"error": {"code": code, "message": message, "field": None}}, status_code=status)
-    from dostup.web.ui.render import render_error
-
     return render_error(request, status, message_id, {})
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Respond)
+    async def _respond(request: Request, exc: Respond) -> Response:
+        return exc.response
+
     @app.exception_handler(E.DostupError)
     async def _domain(request: Request, exc: E.DostupError) -> Response:
         return error_response(request, exc)
@@ -91,10 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {}
         if first.get("type") == "json_invalid":
-            err = E.ValidationFailed("error.malformed_json", code="malformed")
-            resp = error_response(request, err)
-            resp.status_code = 400
-            return resp
+            return error_response(request, MalformedJson())
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = loc[0] if loc else None
         return error_response(request, E.ValidationFailed("error.bad_request", field=field, code="bad_request"))
@@ -111,5 +129,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        if unavailable(exc):  # the database is down or frozen: the client may try again, never a 500
+            log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
+                        type(exc).__name__, exc)
+            return error_response(request, E.ServiceUnavailable())
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _plain(request, 500, "internal", "error.internal")

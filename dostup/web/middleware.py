@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dostup.guards.limits import charged_only_on_success
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "worker-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -14,20 +16,29 @@ CSP = (
 )
 
 
+def security_headers(*, production: bool, form_targets: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    """The headers :class:`SecurityHeaders` adds to every answer (and whoami's fast path,
+    ``web/api/plain_session.py``, to its own)."""
+    csp = CSP.replace("form-action 'self'", " ".join(("form-action 'self'", *form_targets)))
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", csp.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if production:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
 class SecurityHeaders:
     """CSP, nosniff, frame-ancestors; HSTS in production; no-referrer on sensitive pages."""
 
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+    def __init__(self, app: ASGIApp, *, production: bool, form_targets: tuple[str, ...] = ()) -> None:
+        """``form_targets``: origins a form's redirect may reach besides this site — the social
+        sign-in providers' authorization endpoints (CSP 3 §6.3.1 applies ``form-action`` to redirects)."""
         self.app = app
-        headers = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", CSP.encode()),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
-        ]
-        if production:
-            headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-        self.headers = headers
+        self.headers = security_headers(production=production, form_targets=form_targets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,7 +48,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + extra
+                headers = list(message.get("headers", []))
+                if any(k == b"content-security-policy" for k, _ in headers):  # a page with its own (OIDC consent)
+                    message["headers"] = headers + [h for h in extra if h[0] != b"content-security-policy"]
+                else:
+                    message["headers"] = headers + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -45,6 +60,22 @@ class SecurityHeaders:
 
 def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message, "field": None}}, ensure_ascii=False).encode()
+
+
+class LimitsLedger:
+    """Every request is a unit whose limit counts are given back if it fails on our side
+    (``dostup.guards.limits.charged_only_on_success``): a registration whose database write
+    fails after its code was reserved leaves the phone's cool-down and allowances untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with charged_only_on_success():
+            await self.app(scope, receive, send)
 
 
 class BodyLimit:

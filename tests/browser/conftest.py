@@ -4,6 +4,11 @@ The server is the installed console script in a temporary directory with its own
 walk exercises what an operator would run (migrations, uvicorn, the in-process outbox worker).
 Chromium is Debian's ``/usr/bin/chromium`` (``playwright install`` cannot download browsers here);
 without it the browser tests are skipped locally and fail under CI.
+
+Every walk runs twice, on a 360 px phone and a 1280 px desktop (the module-scoped ``width``: a server of
+its own per width, so each run registers its people afresh), and must check each page it visits with
+``tests.browser.a11y.check`` (no sideways scrolling, no serious or critical axe-core violation): a
+passing test that left a visited page unchecked fails at teardown.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+
+from tests.browser import a11y
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DOSTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -123,9 +130,15 @@ def serving(workdir: Path, port: int, env: dict[str, str]) -> Iterator[Server]:
                 proc.wait(timeout=15)
 
 
+@pytest.fixture(scope="module", params=a11y.WIDTHS, ids=lambda w: f"{w}px")
+def width(request: pytest.FixtureRequest) -> int:
+    """The viewport width of the module's walks: a phone, then a desktop."""
+    return int(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``dostup serve`` with its own database for the module.
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, width: int) -> Iterator[Server]:
+    """``dostup serve`` with its own database for the module (and viewport ``width``).
 
     A test module may set ``SERVER_ENV`` (a dict of ``DOSTUP_*`` settings) for its server.
     """
@@ -166,11 +179,22 @@ def problems() -> Problems:
     return Problems()
 
 
-@pytest.fixture
-def page(browser: Browser, server: Server, problems: Problems) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.url, locale="ru-RU", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test item, so a fixture's teardown can see whether the test passed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def passed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "report_call", None)
+    return bool(report is not None and report.passed)
+
+
+def watch(request: pytest.FixtureRequest, pg: Page, problems: Problems) -> Iterator[Page]:
+    """Collect ``pg``'s console errors into ``problems`` and, when the test passed, fail on any visited page
+    the test did not check with ``a11y.check``."""
 
     def on_console(msg: ConsoleMessage) -> None:
         if msg.type == "error":
@@ -182,7 +206,19 @@ def page(browser: Browser, server: Server, problems: Problems) -> Iterator[Page]
 
     pg.on("console", on_console)
     pg.on("pageerror", on_page_error)
+    visits = a11y.track(pg)
+    yield pg
+    if passed(request):
+        assert not visits.unchecked(), f"pages visited but never checked with a11y.check: {visits.unchecked()}"
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Browser, server: Server, problems: Problems,
+         width: int) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, locale="ru-RU", viewport={"width": width, "height": 900})
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
     try:
-        yield pg
+        yield from watch(request, pg, problems)
     finally:
         context.close()

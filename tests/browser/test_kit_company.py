@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import a11y
 from tests.browser.conftest import Problems, Server
+from tests.browser.links import Links
 from tests.browser.test_walk import _assert_page_was_quiet, _shots_dir, _solve_captcha
 
 pytestmark = pytest.mark.browser
@@ -50,6 +52,7 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     shots = _shots_dir(tmp_path)
     # -- registration and the SMS code ------------------------------------------------------------
     page.goto("/registration")
+    a11y.check(page)
     page.get_by_label("Номер телефона").fill(PHONE_TYPED)
     page.get_by_label("Пароль", exact=True).fill(PASSWORD)
     page.get_by_label("Повторите пароль").fill(PASSWORD)
@@ -57,6 +60,7 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     _solve_captcha(page, problems)
     page.get_by_role("button", name="Регистрация", exact=True).click()
     expect(page).to_have_url(re.compile(r"/registration/code\?flow="))
+    a11y.check(page)
     page.get_by_label("Код подтверждения").fill(_code(page, PHONE_E164, "registration_code", "sms"))
     page.get_by_role("button", name="Продолжить").click()
 
@@ -66,11 +70,14 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     kinds = page.get_by_role("navigation", name="Тип профиля")
     for kind in ("Юридическое лицо", "ИП", "Физическое лицо"):
         expect(kinds.get_by_role("link", name=kind, exact=True)).to_be_visible()
+    a11y.check(page)
     page.goto("/cabinet")  # the cabinet waits for a confirmed company
     expect(page).to_have_url(f"{server.url}/companies/new")
+    a11y.check(page)
 
     kinds.get_by_role("link", name="Юридическое лицо", exact=True).click()
     expect(kinds.get_by_role("link", name="Юридическое лицо", exact=True)).to_have_attribute("aria-current", "page")
+    a11y.check(page)
     page.get_by_label("Наименование организации").fill(COMPANY)
     page.get_by_label("ИНН", exact=True).fill("7707083894")  # one digit off: the check digit catches it
     page.get_by_label("КПП").fill("773601001")
@@ -81,6 +88,10 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     page.get_by_role("button", name="Добавить", exact=True).click()
     expect(page.get_by_text("Неверный ИНН: не сходится контрольное число")).to_be_visible()
     expect(page.get_by_label("Наименование организации")).to_have_value(COMPANY)  # the form keeps what was typed
+    inn = page.get_by_label("ИНН", exact=True)
+    expect(inn).to_have_attribute("aria-invalid", "true")
+    expect(inn).to_have_accessible_description(re.compile("Неверный ИНН: не сходится контрольное число"))
+    a11y.check(page)  # the form with its error
     page.get_by_label("ИНН", exact=True).fill("7707083893")
     page.get_by_role("button", name="Добавить", exact=True).click()
 
@@ -90,12 +101,15 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     expect(page.get_by_text("Мы отправили письмо с кодом на адрес o***@romashka.example")).to_be_visible()
     expect(page.locator(".company-name")).to_contain_text(COMPANY)  # shown as text, not markup
     page.screenshot(path=str(shots / "dostup-kit-company-code.png"), full_page=True)
+    a11y.check(page)
     page.get_by_label("Код подтверждения").fill(_code(page, EMAIL, "company_code", "email"))
     page.get_by_role("button", name="Подтвердить").click()
 
     # -- the cabinet ------------------------------------------------------------------------------
     expect(page).to_have_url(f"{server.url}/cabinet")
     expect(page.get_by_role("main").get_by_role("heading", name="Личный кабинет")).to_be_visible()
+    a11y.check(page)
+    a11y.open_menu(page)
     page.get_by_role("banner").get_by_role("link", name="Список компаний").click()
     expect(page).to_have_url(f"{server.url}/companies")
     row = page.locator("tr.company")
@@ -104,6 +118,8 @@ def test_kit_registration_adds_and_confirms_a_company_then_opens_the_cabinet(
     expect(row).to_contain_text("7707083893")
     expect(row.locator(".status")).to_have_text("Подтверждена")
     page.screenshot(path=str(shots / "dostup-kit-companies.png"), full_page=True)
+    Links().check(page)  # every link of the signed-in kit cabinet: navigation, settings, documents
+    a11y.check(page)
 
     # The refused form answered 422 on purpose; anything else in the console is a problem.
     problems.console_errors = [m for m in problems.console_errors

@@ -149,7 +149,7 @@ def settings_overrides(gateway: Gateway) -> dict[str, str]:
 
 async def test_registration_checks_the_captcha_with_the_configured_provider(services, gateway, client_factory):
     gateway.responder = smartcaptcha_server
-    assert isinstance(services.deps.captcha, HttpCaptchaVerifier)
+    assert isinstance(services.captcha, HttpCaptchaVerifier)
     surface = ApiSurface(client_factory("203.0.113.50"))
     resp = await surface.client.get("/api/v1/captcha/challenge", params={"action": "register"})
     assert resp.json() == {"provider": "smartcaptcha", "site_key": "site-key", "action": "register"}

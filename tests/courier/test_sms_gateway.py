@@ -169,7 +169,7 @@ def settings_overrides(request: pytest.FixtureRequest, gateway: Gateway) -> dict
 
 async def enqueue_code(services, to: str = PHONE, code: str = "905123") -> str:
     async with services.db.write() as s:
-        msg = services.deps.outbox.enqueue(s, kind="registration_code", channel="sms", to=to,
+        msg = services.outbox.enqueue(s, kind="registration_code", channel="sms", to=to,
                                            now=services.clock.now(), code=code, params={"minutes": 10})
     return msg.id
 

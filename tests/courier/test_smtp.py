@@ -39,7 +39,7 @@ def sink(smtp_sink: tuple[SmtpSink, int]) -> SmtpSink:
 
 async def enqueue_code(services, to: str, code: str = "418207") -> str:
     async with services.db.write() as s:
-        msg = services.deps.outbox.enqueue(
+        msg = services.outbox.enqueue(
             s, kind="registration_code", channel="email", to=to, now=services.clock.now(),
             code=code, params={"minutes": 60},
         )
@@ -99,7 +99,7 @@ async def test_header_injection_is_refused_before_connecting(smtp_sink, field, b
 
 async def test_injected_message_is_a_failed_attempt_and_does_not_block_the_queue(services, sink):
     async with services.db.write() as s:
-        evil = services.deps.outbox.enqueue(
+        evil = services.outbox.enqueue(
             s, kind="registration_code", channel="email", to="user@example.ru\r\nBcc: victim@evil.example",
             now=services.clock.now(), code="123456", params={"minutes": 60},
         )

@@ -14,14 +14,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from dostup.app import make_channels
+from dostup.courier.build import make_channels
 from dostup.courier.worker import Worker
 from dostup.persistence.db import Database
 from dostup.persistence.models import OutboxMessage
 from tests.courier.conftest import DEADLINE_SECONDS, Gateway, Reply, Request
-from tests.courier.worker_support import enqueue, gateway_env, with_settings
+from tests.courier.worker_support import claims_waiting_on_locks, enqueue, gateway_env, with_settings
 from tests.flows.helpers import PASSWORD, registration_fields
 from tests.support import ApiSurface
 
@@ -161,7 +161,8 @@ def hold_first_requests(gateway: Gateway, count: int) -> None:
 
 async def second_worker(services) -> tuple[Worker, Database]:
     db = Database(services.settings.database_url)
-    return Worker(services.settings.courier, db, make_channels(services.settings), services.clock), db
+    return Worker(services.settings.courier, db, make_channels(services.settings), services.clock,
+                  services.worker.claim_seconds), db
 
 
 async def drain(worker: Worker, services) -> None:
@@ -226,10 +227,7 @@ async def test_a_message_rescheduled_by_another_worker_meanwhile_is_not_claimed(
     mid = await enqueue(services)
 
     async def claim_waits_for_our_lock() -> bool:
-        async with services.db.read() as s:
-            return bool((await s.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox%'"))).scalar_one())
+        return await claims_waiting_on_locks(services) > 0
 
     async with services.db.write() as t:
         row = (await t.execute(select(OutboxMessage).where(OutboxMessage.id == mid).with_for_update())).scalar_one()
@@ -269,11 +267,11 @@ async def test_a_message_exists_only_if_the_flow_commits(services, gateway):
 
     with pytest.raises(FlowFailed):
         async with services.db.write() as s:
-            services.deps.outbox.enqueue(s, kind="registration_code", channel="sms", to="+79120000001",
+            services.outbox.enqueue(s, kind="registration_code", channel="sms", to="+79120000001",
                                          now=services.clock.now(), code="999999", params={"minutes": 10})
             await s.flush()  # the INSERT really ran inside the transaction
             raise FlowFailed
-    services.deps.wake_courier()
+    services.worker.wake()
     assert await services.worker.run_once() == 0
     async with services.db.read() as s:
         assert (await s.execute(select(func.count()).select_from(OutboxMessage))).scalar_one() == 0

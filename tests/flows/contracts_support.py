@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from dostup.admin.contracts import ContractImporter, RowIn
 from dostup.persistence.models import Flow, OneTimeCode, OutboxMessage
 from dostup.persistence.models_contracts import ContractLink
-from tests.flows.helpers import PASSWORD
-from tests.flows.settings_support import make_user, shown
+from tests import factories
+from tests.flows.settings_support import shown
 from tests.support import Result, Surface, UiSurface, _api_result
 
 CONTRACT = "100200300400"
@@ -22,7 +22,7 @@ CARD_GROUPED = "4276 3800 1234 5679"
 CARD_MASKED = "4276 **** **** 5679"
 OTHER_CARD = "2202200012345672"
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
-_ROW = re.compile(r'<tr class="contract" data-kind="([a-z]+)" data-id="([0-9a-f]+)">\s*<td class="number">([^<]*)</td>')
+_ROW = re.compile(r'<tr class="contract" data-kind="([a-z]+)" data-id="([0-9a-f]+)">\s*<td class="number"[^>]*>([^<]*)</td>')
 
 
 async def seed(services: Any, *rows: dict[str, str]) -> None:
@@ -109,10 +109,7 @@ class Contracts:
 
 
 async def signed_in(surface: Surface, services: Any, n: int) -> Contracts:
-    phone = await make_user(services, n)
-    r = await surface.login(method="phone", phone=phone, password=PASSWORD)
-    assert r.ok, (r.status, r.message)
-    return Contracts(surface)
+    return Contracts(await factories.signed_in(surface, services, n))
 
 
 async def counts(services: Any) -> dict[str, int]:

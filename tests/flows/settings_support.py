@@ -9,27 +9,16 @@ from typing import Any
 from sqlalchemy import select
 
 from dostup.persistence.models import Account, OutboxMessage, SecurityEvent
-from tests.flows.helpers import PASSWORD, phone_e164
+from tests import factories
+from tests.factories import make_user  # noqa: F401 - the settings tests import it from here
+from tests.flows.helpers import PASSWORD
 from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result
 
 _ERROR_PAGE = re.compile(r'<p role="alert">([^<]*)</p>')
 
 
-async def make_user(services: Any, n: int, *, login: str | None = None, email: str | None = None) -> str:
-    """An account with a confirmed phone (and email, if given); returns the phone."""
-    from dostup.admin.users import create_user
-
-    phone = phone_e164(n)
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=login, email=email,
-                      country="RU", role="customer", now=services.clock.now())
-    return phone
-
-
 async def signed_in(surface: Surface, services: Any, n: int, **kw: Any) -> SettingsClient:
-    phone = await make_user(services, n, **kw)
-    r = await surface.login(method="phone", phone=phone, password=PASSWORD)
-    assert r.ok, (r.status, r.message)
-    return SettingsClient(surface)
+    return SettingsClient(await factories.signed_in(surface, services, n, **kw))
 
 
 async def account(services: Any, phone: str | None = None, *, account_id: str | None = None) -> Account:

@@ -12,12 +12,12 @@ import base64
 import html
 import json
 import re
-import time
 from typing import Any
 
 from sqlalchemy import func, select
 
 from dostup.persistence.models import Account, Consent, Flow, OneTimeCode, OutboxMessage, Session
+from tests.factories import make_account
 from tests.flows.helpers import PASSWORD, phone_e164, registration_fields
 from tests.support import ApiSurface, Result, UiSurface, captcha_token, last_code
 
@@ -204,7 +204,7 @@ async def test_registration_password_length_limits(surface, services):
     assert (await written(services))["flows"] == 3
 
 
-async def test_a_4kb_password_is_refused_quickly_without_hashing(surface, services, monkeypatch):
+async def test_a_4kb_password_is_refused_without_hashing(surface, services, monkeypatch):
     calls: list[int] = []
     real_hash = services.hasher.hash
 
@@ -215,11 +215,8 @@ async def test_a_4kb_password_is_refused_quickly_without_hashing(surface, servic
     monkeypatch.setattr(services.hasher, "hash", spy)
     for size in (4096, 4097, 30_000):  # password and repeat together stay under the 64 KB body limit
         fields = await registration_fields(surface, phone_e164(2), **pw("x" * size))
-        started = time.perf_counter()
         r = await surface.register(**fields)
-        elapsed = time.perf_counter() - started
         assert_refused(r, 422, "password", size, ru(services, "password.too_long", max=128))
-        assert elapsed < 0.5, (size, elapsed)  # a loose sanity check, not a benchmark
     huge_repeat = await registration_fields(surface, phone_e164(2), password_repeat="x" * 5000)
     assert_refused(await surface.register(**huge_repeat), 422, "password_repeat", "repeat")
     assert calls == []
@@ -427,13 +424,6 @@ async def test_code_for_a_completed_flow_is_refused(surface, surface_factory, se
 
 # -- sign-in ---------------------------------------------------------------------------------
 
-async def _account(services: Any, phone: str = "+79123456789", login: str | None = "ivan") -> None:
-    from dostup.admin.users import create_user
-
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=login, email=None,
-                      country="RU", role="customer", now=services.clock.now())
-
-
 async def test_sign_in_refuses_an_unknown_method(surface, services):
     for value in ("email", "PHONE", "", "phone\x00"):
         r = await surface.login(method=value, phone="+79123456789", login="ivan", password=PASSWORD)
@@ -483,9 +473,7 @@ async def test_sign_in_refuses_bad_passwords_before_any_hashing(surface, service
     monkeypatch.setattr(services.hasher, "verify", spy)
     r = await surface.login(method="phone", phone="+79123456789", password="")
     assert_refused(r, 422, "password", "empty", ru(services, "password.required"))
-    started = time.perf_counter()
     r = await surface.login(method="phone", phone="+79123456789", password="x" * 4097)
-    assert time.perf_counter() - started < 0.5
     assert_refused(r, 422, "password", "4 KB", ru(services, "password.too_long", max=128))
     if surface.name == "api":
         resp = await post_json(surface.client, "/api/v1/login", json.dumps(
@@ -497,7 +485,7 @@ async def test_sign_in_refuses_bad_passwords_before_any_hashing(surface, service
 
 
 async def test_wrong_credentials_are_401_with_one_russian_message(surface, services):
-    await _account(services)
+    await make_account(services, "+79123456789", login="ivan")
     by_phone = ru(services, "login.invalid_credentials")
     for label, phone, password in [("wrong password", "+79123456789", PASSWORD + "!"),
                                    ("unknown phone", "+79123450000", PASSWORD),
@@ -512,7 +500,7 @@ async def test_wrong_credentials_are_401_with_one_russian_message(surface, servi
 
 
 async def test_sign_in_refuses_a_missing_or_bad_captcha(surface, services):
-    await _account(services)
+    await make_account(services, "+79123456789", login="ivan")
     r = await surface.login(method="login", login="ivan", password=PASSWORD)
     assert_refused(r, 422, "captcha", "missing", ru(services, "captcha.required"))
     for label, token in [("garbage", "not-a-captcha"), ("forged", _forged_captcha()),

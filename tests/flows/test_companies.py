@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from dostup.persistence.models import OneTimeCode, OutboxMessage
 from dostup.persistence.models_companies import Company
 from dostup.presets import PRESETS
+from tests.factories import make_user, signed_in
 from tests.flows.helpers import phone_e164, register
-from tests.flows.settings_support import account, events, make_user, shown
+from tests.flows.settings_support import account, events, shown
 from tests.support import Result, Surface, UiSurface, _api_result, last_code
 
 # Valid numbers (check digits verified by python-stdnum).
@@ -94,12 +95,7 @@ class Companies:
 
 
 async def _signed_in(surface: Surface, services: Any, n: int) -> Companies:
-    from tests.flows.helpers import PASSWORD
-
-    phone = await make_user(services, n)
-    r = await surface.login(method="phone", phone=phone, password=PASSWORD)
-    assert r.ok, (r.status, r.message)
-    return Companies(surface)
+    return Companies(await signed_in(surface, services, n))
 
 
 async def _added(me: Companies, fields: dict[str, Any]) -> tuple[str, str]:
@@ -346,6 +342,33 @@ async def test_resend_waits_for_the_cool_down_then_kills_the_previous_code(surfa
     assert (await me.confirm(company_id, second)).ok
     done = await me.resend(company_id)  # nothing to resend once confirmed
     assert done.data["location"] == "/companies" if me.ui else done.status == 409
+
+
+async def test_confirmation_is_a_flow_that_a_resend_reopens_when_it_is_gone(surface, services, clock, backend):
+    """A profile whose confirmation flow is gone (added before flows, or long expired) is not stuck:
+    its old code no longer confirms, and «Получить код повторно» opens a new flow."""
+    from sqlalchemy import delete
+
+    from dostup.persistence.models import Flow
+
+    me = await _signed_in(surface, services, 14)
+    company_id, code = await _added(me, LEGAL)
+    async with services.db.read() as s:
+        flow = await s.get(Flow, company_id)
+        assert flow is not None and flow.kind == "company_confirmation" and flow.state == "code_sent"
+    async with services.db.write() as s:
+        await s.execute(delete(Flow).where(Flow.id == company_id))
+    assert (await me.confirm(company_id, code)).status == 422
+    await _forget_cooldown(services, backend, LEGAL["email"])
+    clock.advance(seconds=61)
+    assert (await me.resend(company_id)).ok
+    fresh = await last_code(me.s.client, LEGAL["email"], kind="company_code")
+    assert (await me.confirm(company_id, fresh)).ok
+    async with services.db.read() as s:
+        assert (await s.get(Flow, company_id)).state == "completed"
+    assert (await me.delete(company_id)).ok
+    async with services.db.read() as s:
+        assert await s.get(Flow, company_id) is None
 
 
 # -- one confirmed INN per account -----------------------------------------------------------

@@ -13,11 +13,11 @@ import threading
 import pytest
 from sqlalchemy.engine import make_url
 
-from dostup.app import Services
 from dostup.core.clock import FrozenClock
 from dostup.core.errors import RateLimited
 from dostup.guards.limits import Count, Limiter, Rule
 from dostup.guards.store import CounterStore, Seen, SqlCounterStore, SqliteCounterStore
+from dostup.services import Services
 
 
 @pytest.fixture(params=["default", "sqlalchemy"])

@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 
 from dostup.core.crypto import random_id
 from dostup.persistence.models import OutboxMessage, SecurityEvent, Session
+from tests.factories import make_account as _user
+from tests.factories import sign_in as _signed_in
 from tests.flows.helpers import PASSWORD, phone_e164, register
 from tests.support import ApiSurface, Surface, UiSurface, last_code
 
@@ -25,23 +27,8 @@ FIREFOX_ANDROID = "Mozilla/5.0 (Android 14; Mobile; rv:125.0) Gecko/125.0 Firefo
 
 # -- helpers ---------------------------------------------------------------------------------
 
-async def _user(services: Any, n: int) -> tuple[str, str]:
-    from dostup.admin.users import create_user
-
-    phone = phone_e164(n)
-    account_id = await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=None,
-                                   country="RU", role="customer", now=services.clock.now())
-    return phone, account_id
-
-
 def _same_kind(surface: Surface, client: httpx.AsyncClient) -> Surface:
     return UiSurface(client) if surface.name == "ui" else ApiSurface(client)
-
-
-async def _signed_in(surface: Surface, phone: str) -> Surface:
-    r = await surface.login(method="phone", phone=phone, password=PASSWORD)
-    assert r.ok, (r.status, r.message)
-    return surface
 
 
 def _auth(surface: Surface) -> dict[str, str]:
@@ -57,48 +44,58 @@ async def _get(surface: Surface, api_path: str, ui_path: str, **params: Any) -> 
 _NOTE_ROW = re.compile(r'<tr class="notification" data-kind="([^"]*)" data-status="([^"]*)" '
                        r'data-channel="([^"]*)">(.*?)</tr>', re.S)
 _EVENT_ROW = re.compile(r'<tr class="event" data-kind="([^"]*)" data-outcome="([^"]*)">(.*?)</tr>', re.S)
-_SESSION_ROW = re.compile(r'<tr class="session( current)?" data-session="([^"]*)">\s*<td>([^<]*)(.*?)</tr>', re.S)
-_PAGER = re.compile(r"Страница (\d+) из (\d+)")
+_SESSION_ROW = re.compile(r'<tr class="session( current)?" data-session="([^"]*)">\s*<td[^>]*>([^<]*)(.*?)</tr>', re.S)
+_PAGER_LINK = re.compile(r'<a class="button" rel="(next|prev)" href="[^"?]*\?(?:before|after)=([^"#&]*)')
+_TOTAL = re.compile(r"Всего записей: (\d+)")
 
 
 def _cell(html: str, name: str) -> str:
-    m = re.search(rf'<td class="{name}">([^<]*)', html)
+    m = re.search(rf'<td class="{name}"[^>]*>([^<]*)', html)
     return m.group(1).strip() if m else ""
 
 
-def _position(html: str) -> tuple[int, int]:
-    m = _PAGER.search(html)
-    return (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+Pager = dict[str, Any]
 
 
-async def _notifications(surface: Surface, **params: Any) -> tuple[httpx.Response, list[dict[str, str]], tuple[int, int]]:
-    """The notification list as (response, rows, (page, pages)) — the same shape from both surfaces."""
+def _pager(html: str) -> Pager:
+    """The page's pager as the API gives it: ``next`` / ``prev`` cursors and ``total`` (when shown)."""
+    links = dict(_PAGER_LINK.findall(html))
+    total = _TOTAL.search(html)
+    return {"next": links.get("next"), "prev": links.get("prev"), "total": int(total.group(1)) if total else None}
+
+
+def _api_pager(body: dict[str, Any]) -> Pager:
+    return {"next": body["next"], "prev": body["prev"], "total": body["total"] if body["next"] or body["prev"] else None}
+
+
+async def _notifications(surface: Surface, **params: Any) -> tuple[httpx.Response, list[dict[str, str]], Pager]:
+    """The notification list as (response, rows, pager) — the same shape from both surfaces."""
     resp = await _get(surface, "/api/v1/notifications", "/notifications", **params)
     if resp.status_code != 200:
-        return resp, [], (0, 0)
+        return resp, [], {}
     if surface.name == "api":
         body = resp.json()
         rows = [{k: item[k] for k in ("kind", "status", "channel", "destination", "kind_name", "status_name")}
                 for item in body["items"]]
-        return resp, rows, (body["page"], body["pages"])
+        return resp, rows, _api_pager(body)
     rows = [{"kind": k, "status": s, "channel": c, "destination": _cell(inner, "destination"),
              "kind_name": _cell(inner, "kind"), "status_name": _cell(inner, "status")}
             for k, s, c, inner in _NOTE_ROW.findall(resp.text)]
-    return resp, rows, _position(resp.text)
+    return resp, rows, _pager(resp.text)
 
 
-async def _events(surface: Surface, **params: Any) -> tuple[httpx.Response, list[dict[str, str]], tuple[int, int]]:
+async def _events(surface: Surface, **params: Any) -> tuple[httpx.Response, list[dict[str, str]], Pager]:
     resp = await _get(surface, "/api/v1/security-events", "/security", **params)
     if resp.status_code != 200:
-        return resp, [], (0, 0)
+        return resp, [], {}
     if surface.name == "api":
         body = resp.json()
         rows = [{"kind": e["kind"], "outcome": e["outcome"], "kind_name": e["kind_name"],
                  "outcome_name": e["outcome_name"], "detail": " ".join(e["detail"].values())} for e in body["items"]]
-        return resp, rows, (body["page"], body["pages"])
+        return resp, rows, _api_pager(body)
     rows = [{"kind": k, "outcome": o, "kind_name": _cell(inner, "kind"), "outcome_name": _cell(inner, "outcome"),
              "detail": _cell(inner, "detail")} for k, o, inner in _EVENT_ROW.findall(resp.text)]
-    return resp, rows, _position(resp.text)
+    return resp, rows, _pager(resp.text)
 
 
 async def _sessions(surface: Surface) -> list[dict[str, Any]]:
@@ -211,50 +208,93 @@ async def test_only_the_accounts_own_messages_are_listed(surface, services):
     assert [r["kind"] for r in rows] == ["password_changed", "password_changed"]
 
 
-async def test_notifications_are_paginated_twenty_a_page(surface, services):
+async def _walk(surface: Surface, reader: Any, direction: str, start: Pager, **params: Any) -> list[list[dict[str, str]]]:
+    """Follow ``next`` (older) or ``prev`` (newer) cursors from ``start`` to the end of the list."""
+    pages, pager = [], start
+    while pager.get(direction):
+        _, rows, pager = await reader(surface, **{"before" if direction == "next" else "after": pager[direction]},
+                                      **params)
+        pages.append(rows)
+        assert len(pages) < 20
+    return pages
+
+
+async def test_notifications_are_paginated_twenty_a_page_by_keyset(surface, services):
     phone, account_id = await _user(services, 505)
     await _add_messages(services, account_id, 45)
     await _signed_in(surface, phone)
-    _, first, position = await _notifications(surface)
-    assert len(first) == 20 and position == (1, 3)
-    _, third, position = await _notifications(surface, page=3)
-    assert len(third) == 5 and position == (3, 3)
+    _, first, pager = await _notifications(surface)
+    assert len(first) == 20 and pager["prev"] is None and pager["next"] and pager["total"] == 45
+    older = await _walk(surface, _notifications, "next", pager)
+    assert [len(p) for p in older] == [20, 5]
+    _, last, last_pager = await _notifications(surface, before=pager["next"])
+    _, last, last_pager = await _notifications(surface, before=last_pager["next"])
+    assert last_pager["next"] is None and last_pager["prev"]
+    newer = await _walk(surface, _notifications, "prev", last_pager)  # back up to the newest
+    assert [len(p) for p in newer] == [20, 20]
+    assert newer[-1] == first
     if surface.name == "api":
-        resp, everything, position = await _notifications(surface, per_page=100)
-        assert len(everything) == 45 and position == (1, 1)
-        assert resp.json()["total"] == 45
-        resp, past, position = await _notifications(surface, page=4)
-        assert resp.status_code == 200 and past == [] and position == (4, 3)
+        resp, everything, pager = await _notifications(surface, per_page=100)
+        assert len(everything) == 45 and pager["next"] is None and resp.json()["total"] == 45
 
 
-async def test_api_refuses_bad_page_numbers_with_the_error_shape(surface, services):
+async def test_keyset_pages_split_rows_written_in_the_same_instant_without_losing_or_repeating_one(surface, services):
+    phone, account_id = await _user(services, 508)
+    at = services.clock.now() - dt.timedelta(hours=1)
+    async with services.db.write() as s:
+        for i in range(45):  # one timestamp for all: only the id orders them
+            s.add(OutboxMessage(id=f"{i:02d}" + random_id()[2:], account_id=account_id, channel="email",
+                                kind="password_changed", to=f"u@d{i:02d}.example.ru", body="text", code=None,
+                                status="sent", next_attempt_at=at, created_at=at))
+    await _signed_in(surface, phone)
+    _, first, pager = await _notifications(surface)
+    pages = [first, *await _walk(surface, _notifications, "next", pager)]
+    seen = [r["destination"] for page in pages for r in page]
+    assert [len(p) for p in pages] == [20, 20, 5] and len(set(seen)) == 45
+
+
+async def test_rows_written_while_reading_do_not_shift_older_pages(surface, services):
+    phone, account_id = await _user(services, 509)
+    await _add_messages(services, account_id, 30)
+    await _signed_in(surface, phone)
+    _, first, pager = await _notifications(surface)
+    await _add_messages(services, account_id, 7, kind="contact_changed", start=services.clock.now())  # newer ones
+    _, second, _ = await _notifications(surface, before=pager["next"])
+    assert len(second) == 10 and all(r["kind"] == "password_changed" for r in second)  # nothing seen twice
+
+
+async def test_api_refuses_bad_cursors_and_page_sizes_with_the_error_shape(surface, services):
     if surface.name != "api":
         return
     phone, _ = await _user(services, 506)
     await _signed_in(surface, phone)
-    cases = [({"page": 0}, "page"), ({"page": -1}, "page"), ({"page": "abc"}, "page"), ({"page": "1.5"}, "page"),
-             ({"page": 10**30}, "page"), ({"per_page": 0}, "per_page"), ({"per_page": 101}, "per_page"),
-             ({"per_page": "x"}, "per_page")]
+    good = "MjAyNi0xMi0wM1QwMDowMDowMC4wMDAwMDB8eA"  # 2026-12-03T00:00:00.000000|x
+    cases = [({"before": "abc"}, "before"), ({"before": "%%%"}, "before"), ({"after": "a" * 500}, "after"),
+             ({"after": "bm90IGEgdGltZXx4"}, "after"), ({"before": good, "after": good}, "after"),
+             ({"per_page": 0}, "per_page"), ({"per_page": 101}, "per_page"), ({"per_page": "x"}, "per_page"),
+             ({"per_page": 10**30}, "per_page")]
     for path in ("/api/v1/notifications", "/api/v1/security-events"):
         for params, field in cases:
             resp = await surface.client.get(path, params=params, headers=_auth(surface))
             assert resp.status_code == 422, (path, params, resp.text)
             error = resp.json()["error"]
             assert error["field"] == field and error["code"] and error["message"], (path, params, error)
+        resp = await surface.client.get(path, params={"before": good}, headers=_auth(surface))
+        assert resp.status_code == 200 and resp.json()["items"] == []
 
 
-async def test_pages_clamp_bad_page_numbers(surface, services):
+async def test_pages_show_the_first_page_for_a_damaged_cursor(surface, services):
     if surface.name != "ui":
         return
     phone, account_id = await _user(services, 507)
     await _add_messages(services, account_id, 25)
     await _signed_in(surface, phone)
-    for raw, expected in (("abc", (1, 2)), ("0", (1, 2)), ("-3", (1, 2)), ("99", (2, 2)), ("9" * 40, (1, 2))):
-        resp, rows, position = await _notifications(surface, page=raw)
-        assert resp.status_code == 200 and position == expected, (raw, position)
-        assert len(rows) == (20 if expected[0] == 1 else 5)
+    for params in ({"before": "abc"}, {"after": "%%%"}, {"before": "9" * 400}, {"page": "3"},
+                   {"before": "MjAyNi0xMi0wM1QwMDowMDowMC4wMDAwMDB8eA", "after": "x"}):
+        resp, rows, pager = await _notifications(surface, **params)
+        assert resp.status_code == 200 and len(rows) == 20 and pager["prev"] is None and pager["next"], params
     for raw in ("abc", "0", "999"):
-        resp = await surface.client.get("/security", params={"page": raw})
+        resp = await surface.client.get("/security", params={"before": raw})
         assert resp.status_code == 200
 
 
@@ -273,7 +313,7 @@ async def test_history_pages_need_a_signed_in_full_session(surface, services):
     phone, account_id = await _user(services, 508)
     await _signed_in(surface, phone)
     async with services.db.write() as s:
-        await s.execute(update(Session).where(Session.account_id == account_id).values(state="password_change"))
+        await s.execute(update(Session).where(Session.account_id == account_id).values(restrictions="password_change"))
     if surface.name == "api":
         resp = await surface.client.get("/api/v1/notifications", headers=_auth(surface))
         assert resp.status_code == 403 and resp.json()["error"]["code"] == "password_change_required"
@@ -441,11 +481,13 @@ async def test_security_events_are_paginated_and_unknown_kinds_get_a_generic_nam
                                 detail={"destination": "+79120000532", "password": "never-shown"},
                                 created_at=start + dt.timedelta(minutes=i)))
     await _signed_in(surface, phone)  # the 25th event, the newest
-    resp, first, position = await _events(surface)
-    assert len(first) == 20 and position == (1, 2)
+    resp, first, pager = await _events(surface)
+    assert len(first) == 20 and pager["prev"] is None and pager["total"] == 25
     assert first[1]["kind"] == "future_kind" and first[1]["kind_name"] == "Событие безопасности"
     assert first[2]["kind_name"] == "Подтверждение пароля"
     assert "+7 *** ***-05-32" in first[2]["detail"]
     assert "never-shown" not in resp.text and "+79120000532" not in resp.text
-    _, second, position = await _events(surface, page=2)
-    assert len(second) == 5 and position == (2, 2)
+    _, second, pager = await _events(surface, before=pager["next"])
+    assert len(second) == 5 and pager["next"] is None and pager["prev"]
+    _, back, _ = await _events(surface, after=pager["prev"])
+    assert back == first

@@ -8,15 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from dostup.persistence.models import SecurityEvent
+from tests.factories import make_account
 from tests.flows.helpers import PASSWORD, phone_e164, register
 from tests.support import ApiSurface, UiSurface, captcha_token
-
-
-async def _create_with_login(services, phone: str, login: str) -> None:
-    from dostup.admin.users import create_user
-
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=login, email=None,
-                      country="RU", role="customer", now=services.clock.now())
 
 
 async def test_sign_in_by_phone_then_sign_out_kills_the_session(surface, surface_factory):
@@ -34,7 +28,7 @@ async def test_sign_in_by_phone_then_sign_out_kills_the_session(surface, surface
 
 
 async def test_login_tab_always_needs_captcha_in_kit(surface, services):
-    await _create_with_login(services, phone_e164(11), "ivan.petrov")
+    await make_account(services, phone_e164(11), login="ivan.petrov")
     r = await surface.login(method="login", login="Ivan.Petrov", password=PASSWORD)
     assert r.status == 422 and r.field == "captcha"
     r = await surface.login(method="login", login="Ivan.Petrov", password=PASSWORD,
@@ -43,7 +37,7 @@ async def test_login_tab_always_needs_captcha_in_kit(surface, services):
 
 
 async def test_wrong_password_and_unknown_account_look_the_same(surface, services):
-    await _create_with_login(services, phone_e164(12), "known.user")
+    await make_account(services, phone_e164(12), login="known.user")
     wrong = await surface.login(method="phone", phone=phone_e164(12), password="Wrong-password-1")
     unknown = await surface.login(method="phone", phone=phone_e164(99), password="Wrong-password-1")
     assert wrong.status == unknown.status == 401
@@ -54,7 +48,7 @@ async def test_wrong_password_and_unknown_account_look_the_same(surface, service
 @pytest.mark.parametrize("settings_overrides", [{"DOSTUP_LIMITS__SIGNIN_PER_IP_PER_MINUTE": "100"}])
 async def test_captcha_after_five_failures_then_lock_that_still_answers_the_same(surface_factory, services):
     phone = phone_e164(13)
-    await _create_with_login(services, phone, "locked.user")
+    await make_account(services, phone, login="locked.user")
     s = surface_factory()
     for _ in range(5):
         r = await s.login(method="phone", phone=phone, password="Wrong-password-1")
@@ -78,7 +72,7 @@ async def test_lock_is_temporary_and_success_resets_the_counter(surface_factory,
     if "DOSTUP_REDIS_URL" in backend:
         return  # Redis expiry follows real time; the SQL store follows the injected clock
     phone = phone_e164(14)
-    await _create_with_login(services, phone, "temp.lock")
+    await make_account(services, phone, login="temp.lock")
     await services.store.put(f"signin-fail:phone:{phone}", 10, 12 * 3600)
     await services.store.put(f"signin-lock:phone:{phone}", 1, 60)
     s = surface_factory()
@@ -105,7 +99,7 @@ async def test_more_than_ten_attempts_a_minute_from_one_ip_get_429_with_retry_af
 
 async def test_remember_me_gives_a_persistent_cookie_and_thirty_days(client_factory, services):
     phone = phone_e164(15)
-    await _create_with_login(services, phone, "remember.me")
+    await make_account(services, phone, login="remember.me")
     plain = UiSurface(client_factory())
     r = await plain.login(method="phone", phone=phone, password=PASSWORD)
     cookie = r.headers["set-cookie"]

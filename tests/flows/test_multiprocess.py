@@ -210,7 +210,7 @@ def test_without_redis_sign_in_and_registration_fail_closed_while_pages_render(c
         login = client.post(broken.url + "/api/v1/login",
                             json={"method": "phone", "phone": phone_e164(730), "password": "Wrong-password-1"})
         assert login.status_code == 503, login.text
-        assert login.json()["error"]["code"] == "unavailable"
+        assert login.json()["error"]["code"] == "service_unavailable"
         registration = _registration(client, broken.url, phone_e164(731))
         assert registration.status_code == 503, registration.text
         page_login = client.post(broken.url + "/login", data={"method": "phone", "phone": phone_e164(730),

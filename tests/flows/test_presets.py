@@ -152,3 +152,18 @@ async def test_sber_unknown_card_looks_the_same_and_can_never_complete(surface, 
     assert (await _confirm(surface, r.data["flow_id"], "123456")).status == 422
     bad = await _start(surface, card="4276 3800 1234 5678")
     assert bad.status == 422 and bad.field == "card"
+
+
+@pytest.mark.parametrize("settings_overrides", [SBER])
+async def test_sber_unknown_card_waits_out_the_same_resend_cooldown_as_a_known_one(surface, surface_factory, services):
+    """The code step of an unknown card counts the sending limits too, so a cool-down tells nothing."""
+    from tests.flows.contracts_support import seed
+
+    await seed(services, {"number": CARD, "kind": "card", "phone": phone_e164(951), "secret": ""})
+    answers = []
+    for card in (CARD, "4276 3800 0000 0005"):
+        s = surface_factory()
+        r = await _start(s, card=card)
+        assert r.ok, (r.status, r.field, r.message)
+        answers.append((await s.resend(r.data["flow_id"])).status)
+    assert answers == [429, 429]

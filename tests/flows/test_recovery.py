@@ -9,24 +9,11 @@ from sqlalchemy import select
 
 from dostup.credentials.codes import DECOY_HASH
 from dostup.persistence.models import OneTimeCode, OutboxMessage
+from tests.factories import make_account as _user
 from tests.flows.helpers import PASSWORD, phone_e164
 from tests.support import ApiSurface, Surface, UiSurface, captcha_token, last_code, outbox
 
 NEW_PASSWORD = "Granite-Violin-77"
-
-
-async def _user(services, phone: str | None, email: str | None = None, *, verify_phone: bool = True) -> None:
-    from dostup.admin.users import create_user
-
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=email,
-                      country="RU", role="customer", now=services.clock.now())
-    if phone and not verify_phone:
-        from sqlalchemy import update
-
-        from dostup.persistence.models import Account
-
-        async with services.db.write() as s:
-            await s.execute(update(Account).values(phone_verified_at=None))
 
 
 async def _request(s: Surface, **fields) -> tuple[int, str, dict]:
@@ -105,7 +92,10 @@ async def test_limited_session_cannot_reach_anything_else(client_factory, servic
     api = ApiSurface(client_factory())
     await _request(api, phone=phone)
     temp = await last_code(api.client, phone, "recovery_password")
-    assert (await api.login(method="phone", phone=phone, password=temp)).ok
+    signed = await api.login(method="phone", phone=phone, password=temp)
+    # The API says what the session is: limited to the password change, one factor (issue 8 §4).
+    assert signed.ok and signed.data["session"]["state"] == "password_change"
+    assert signed.data["session"]["aal"] == 1
     headers = {"Authorization": f"Bearer {api.token}"}
     assert (await api.client.get("/api/v1/whoami", headers=headers)).json()["error"]["code"] == "password_change_required"
     assert (await api.client.post("/api/v1/reauth", json={"password": temp}, headers=headers)).status_code == 403
@@ -294,3 +284,26 @@ async def test_bad_phones_on_recovery_are_refused_and_send_nothing(surface, serv
         assert body["error"]["field"] == "phone"
     async with services.db.read() as s:
         assert not (await s.execute(select(OutboxMessage))).scalars().all()
+
+
+async def test_recovery_is_a_persisted_flow_from_sent_to_done(client_factory, services):
+    """Issue 8 §1: recovery is a flow — sent, signed in with the temporary password, done."""
+    from sqlalchemy import select
+
+    from dostup.persistence.models import Flow
+
+    phone = phone_e164(95)
+    await _user(services, phone)
+    api = ApiSurface(client_factory())
+    await _request(api, phone=phone)
+
+    async def states() -> list[str]:
+        async with services.db.read() as s:
+            return list((await s.execute(select(Flow.state).where(Flow.kind == "recovery"))).scalars())
+
+    assert await states() == ["sent"]
+    temp = await last_code(api.client, phone, "recovery_password")
+    assert (await api.login(method="phone", phone=phone, password=temp)).ok
+    assert await states() == ["signed_in"]
+    assert await _change(api, old=temp, new=NEW_PASSWORD)
+    assert await states() == ["done"]

@@ -8,17 +8,9 @@ import hashlib
 from sqlalchemy import select
 
 from dostup.persistence.models import Session
-from tests.flows.helpers import PASSWORD, phone_e164
+from tests.factories import make_user as _user
+from tests.flows.helpers import PASSWORD
 from tests.support import ApiSurface, UiSurface
-
-
-async def _user(services, n: int) -> str:
-    from dostup.admin.users import create_user
-
-    phone = phone_e164(n)
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=None,
-                      country="RU", role="customer", now=services.clock.now())
-    return phone
 
 
 async def test_cookie_is_httponly_lax_root_path_without_domain(client_factory, services):

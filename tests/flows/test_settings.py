@@ -124,7 +124,7 @@ async def test_settings_need_a_signed_in_full_session(surface, services, client_
         assert (await anon.api("PUT", "/login", {"login": "ivan"})).status == 401
     me = await signed_in(surface, services, 106)
     async with services.db.write() as s:  # as after signing in with a temporary password
-        await s.execute(update(Session).values(state="password_change"))
+        await s.execute(update(Session).values(restrictions="password_change"))
     if me.ui:
         for path in ("/settings", "/settings/contacts", "/settings/login", "/settings/notifications"):
             resp = await me.page(path)

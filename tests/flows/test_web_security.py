@@ -7,9 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dostup.app import build_services, create_app
 from dostup.core.urls import safe_return_to
+from dostup.services import build_services
 from dostup.settings import SettingsError, load_settings
+from dostup.web.app import create_app
 from tests.flows.helpers import PASSWORD, phone_e164, registration_fields
 from tests.support import ApiSurface, UiSurface, base_env, make_settings
 
@@ -161,7 +162,7 @@ async def test_sign_in_and_codes_fail_closed_when_redis_is_unreachable(tmp_path)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
             api = ApiSurface(c)
             r = await api.login(method="phone", phone=phone_e164(83), password=PASSWORD)
-            assert r.status == 503 and r.code == "unavailable"
+            assert r.status == 503 and r.code == "service_unavailable"
             challenge = await c.get("/api/v1/captcha/challenge", params={"action": "register"})
             assert challenge.status_code == 200
             r = await api.register(**await registration_fields(api, phone_e164(84)))

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+
 import pytest
 
-from dostup.accounts.history import Page, _detail, check_paging, describe_device
+from dostup.accounts.history import (
+    Cursor,
+    _detail,
+    check_paging,
+    cursors,
+    decode_cursor,
+    describe_device,
+    encode_cursor,
+)
 from dostup.core.errors import ValidationFailed
 
 
@@ -45,12 +56,28 @@ def test_event_details_show_only_allowed_fields_and_mask_phones_and_emails():
 
 
 def test_paging_limits():
-    check_paging(1, 1)
-    check_paging(100_000, 100)
-    for page, per_page, field in ((0, 20, "page"), (-1, 20, "page"), (100_001, 20, "page"), (1, 0, "per_page"),
-                                  (1, 101, "per_page")):
+    check_paging(1)
+    check_paging(100)
+    for per_page in (0, -1, 101):
         with pytest.raises(ValidationFailed) as err:
-            check_paging(page, per_page)
-        assert err.value.field == field
-    assert Page([], 1, 20, 0).pages == 1
-    assert Page([], 1, 20, 41).pages == 3
+            check_paging(per_page)
+        assert err.value.field == "per_page"
+
+
+def test_cursors_round_trip_and_refuse_anything_else():
+    at = dt.datetime(2026, 12, 3, 14, 5, 6, 789)
+    cursor = encode_cursor(at, "e" * 32)
+    assert decode_cursor(cursor, field="before") == Cursor(at, "e" * 32)
+    assert decode_cursor(encode_cursor(at.replace(microsecond=0), "x"), field="before").created_at == at.replace(
+        microsecond=0)
+    forged = base64.urlsafe_b64encode(b"not a time|x").decode()
+    for bad in ("", "%%%", "a" * 200, forged, base64.urlsafe_b64encode(b"2026-12-03T00:00:00|").decode(),
+                base64.urlsafe_b64encode("2026-12-03T00:00:00|ид".encode()).decode(), "\x00"):
+        with pytest.raises(ValidationFailed) as err:
+            decode_cursor(bad, field="after")
+        assert err.value.field == "after" and err.value.code == "invalid_cursor", bad
+    assert cursors(None, None, clamp=False) == (None, None)
+    assert cursors("junk", None, clamp=True) == (None, None)
+    assert cursors(cursor, cursor, clamp=True) == (None, None)
+    with pytest.raises(ValidationFailed):
+        cursors(cursor, cursor, clamp=False)

@@ -40,6 +40,8 @@ class HttpSmsChannel:
         # One pass, so a placeholder inside the text (``{sender}``) is sent as written, not filled in.
         body = _PLACEHOLDER.sub(lambda m: self._escape(values[m.group(1)]), s.body_template)
         headers = {"Content-Type": s.content_type}
+        if s.idempotency_header:
+            headers[s.idempotency_header] = message.id  # a repeated send is the same message
         if s.auth_header:
             name, _, value = s.auth_header.partition(":")
             headers[name.strip()] = value.strip()

@@ -1,19 +1,45 @@
-"""Sign-in (SPEC §4.2): «По номеру телефона» or «По логину», password, «Запомнить меня»."""
+"""The login flow (SPEC §4.2, §4.9): first factor → (second factor) → done.
+
+The flow declares what its methods implement and imports none of them (Kratos: a flow package
+defines the protocol, each method has one file per flow it serves): first factors
+(:class:`FirstFactor`: password, temporary password) check a secret typed with an identifier;
+second factors (:class:`SecondFactor`: recovery code now, TOTP and passkeys next) finish a flow
+the first factor left in ``second_factor``.  ``dostup.services`` wires the methods in.
+
+A sign-in that completes in one step never persists its flow: there is nothing to resume, and
+one write less keeps the sign-in benchmark at the cost of argon2.  A sign-in that needs a second
+factor persists it (``flows`` row, state ``second_factor``, 10 minutes) and issues no session.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, cast
 
 from dostup.core.context import Context
+from dostup.core.errors import ValidationFailed
+from dostup.identity.repository import AccountSummary
+from dostup.persistence.db import Raw
 from dostup.persistence.models import Account
+from dostup.session.service import IssuedSession
+from dostup.session.strength import Strength
 
-METHODS = ("phone", "login", "email", "snils", "card")
+KIND = "login"
+#: The identifier kinds a sign-in form can carry (the JSON and form field is still ``method``).
+IDENTIFIERS = ("phone", "login", "email", "snils", "card")
+
+
+class State(StrEnum):
+    SECOND_FACTOR = "second_factor"
+    DONE = "done"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
 class LoginInput:
-    method: str = "phone"
+    method: str = "phone"  # the identifier kind: one of IDENTIFIERS
     phone: str | None = None
     country: str = "RU"
     login: str | None = None
@@ -27,10 +53,47 @@ class LoginInput:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A credential matched; ``session_state`` says what the new session may do."""
+    """A first factor matched; ``strength`` says how strong the new session is and what it may do."""
 
-    session_state: str
+    strength: Strength
     new_password_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginData:
+    """The typed data of a persisted login flow (stored as the flow's JSON)."""
+
+    identifier: str
+    remember: bool
+    aal: int
+    amr: tuple[str, ...]
+    restrictions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"identifier": self.identifier, "remember": self.remember, "aal": self.aal,
+                "amr": list(self.amr), "restrictions": list(self.restrictions)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> LoginData:
+        amr = cast(list[str], data["amr"])
+        restrictions = cast(list[str], data["restrictions"])
+        return cls(str(data["identifier"]), bool(data["remember"]), int(str(data["aal"])), tuple(amr),
+                   tuple(restrictions))
+
+    @property
+    def strength(self) -> Strength:
+        return Strength(self.aal, self.amr, frozenset(self.restrictions))
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    """Either a session (done) or a flow waiting for a second factor (``flow_id``, ``methods``)."""
+
+    account: Account | AccountSummary  # an ORM object, or a summary where the sign-in read no more
+    session: IssuedSession | None = None
+    flow_id: str | None = None
+    methods: tuple[str, ...] = ()
+    expires_at: dt.datetime | None = None
 
 
 class IdentifierFinder(Protocol):
@@ -45,12 +108,34 @@ class IdentifierFinder(Protocol):
     async def find(self, value: str) -> Account | None: ...
 
 
-class CredentialCheck(Protocol):
+class FirstFactor(Protocol):
     """One way a secret typed into the sign-in form can match an account.
 
-    The password is one; the recovery issue plugs in the temporary password as another, which
-    yields a session limited to changing the password.  Each check must cost the same whether
-    or not the account exists (``account`` is ``None`` for unknown identifiers).
+    Each check must cost the same whether or not the account exists (``account`` is ``None``
+    for unknown identifiers), so neither the answer nor its time tells them apart.
     """
 
     async def check(self, account: Account | None, secret: str, ctx: Context) -> Verdict | None: ...
+
+
+class NotEnrolled(ValidationFailed):
+    """The account has no credential of the second factor it tried."""
+
+    def __init__(self) -> None:
+        super().__init__("login.second_factor_method_invalid", field="method")
+
+
+class SecondFactor(Protocol):
+    """A second step after the first factor, for accounts that enrolled it.
+
+    ``credential_type`` names its rows in ``credentials`` (the flow asks once which of its
+    methods an account has).  ``spend`` runs inside the step's unit of work (plain SQL,
+    :class:`~dostup.persistence.db.Raw`): it spends what it must (a single-use code) and returns
+    the strength it adds, or ``None`` for a wrong answer; it raises :class:`NotEnrolled` when
+    the account has no such credential.
+    """
+
+    id: str
+    credential_type: str
+
+    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> Strength | None: ...

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PURPOSE = "recovery"
+KIND = PURPOSE = "recovery"
+SENT, SIGNED_IN, DONE = "sent", "signed_in", "done"  # the flow's states
 MESSAGE_KIND = "recovery_password"
 
 

@@ -12,13 +12,35 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
+
+from dostup.selfservice.flows import CodeProof
 
 KIND = "registration"
 CODE_SENT = "code_sent"
 PASSWORD_NEEDED = "password_needed"  # noqa: S105 - a state name
 COMPLETED = "completed"
 FLOW_TTL_SECONDS = 3600
-CODE_PURPOSE = "registration"
+
+
+class ContactProof(CodeProof, Protocol):
+    """How registration proves the phone or email the account will hold: the code method implements
+    it (``dostup.selfservice.methods.code.registration``), wired in by ``dostup.app``.
+
+    Enumeration-safe registration of a taken identifier (and sber's unknown card) is a flow whose
+    data says ``decoy``: the method gives it the same code step, undeliverable.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class External:
+    """A registration begun at an identity provider (social sign-in): the account gets no password
+    and is linked to the provider account (``link``, stored by the linker ``dostup.services`` wires
+    in) when it is created.  ``confirmed``: the phone (E.164) and email the provider proved and is
+    trusted for — the form's contact among them needs no code."""
+
+    link: dict[str, object]
+    confirmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,12 @@ and the new one holds nothing hostage, and the unique constraint on ``accounts.p
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dostup.selfservice.flows import CodeProof
 
 KIND = "contact_change"
 CODE_SENT = "code_sent"
@@ -18,9 +23,12 @@ FLOW_TTL_SECONDS = 3600  # the email code lives 60 minutes
 CONTACTS = ("phone", "email")
 
 
-def code_purpose(contact: str) -> str:
-    """One live code per account and contact: a new phone request supersedes the previous one."""
-    return f"contact_{contact}"
+class ContactProof(CodeProof, Protocol):
+    """How a contact change proves the new contact: the code method implements it
+    (``dostup.selfservice.methods.code.contacts``), wired in by ``dostup.app``."""
+
+    async def supersede(self, db: AsyncSession, account_id: str, contact: str, now: dt.datetime) -> None:
+        """One live code per account and contact: a new request kills the one before."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,4 +59,4 @@ class ContactsView:
     phone_confirmed: bool
     email: str | None
     email_confirmed: bool
-    pending: list[ContactFlowView] = field(default_factory=list)
+    pending: list[ContactFlowView]

@@ -19,27 +19,30 @@ Rules (the Rostelecom seed: «сменить или удалить телефо�
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.events import record_event
+from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, FlowExpired, NotFound, StepNotAllowed, ValidationFailed
-from dostup.core.masking import mask_destination, mask_email, mask_phone
-from dostup.credentials.codes import code_error
-from dostup.guards.limits import Rule
+from dostup.core.i18n import Catalog
+from dostup.core.masking import mask_email, mask_phone
+from dostup.courier.outbox import Outbox
+from dostup.credentials.codes import CodeView, code_error
+from dostup.guards.limits import Limiter, Rule
 from dostup.identity import repository as accounts
 from dostup.identity.email import parse_email
 from dostup.identity.phone import parse_phone
-from dostup.persistence.models import Account, Flow, NotificationPreference, OneTimeCode
-from dostup.selfservice.deps import FlowDeps
-from dostup.selfservice.flows import load_flow, new_flow, transition
+from dostup.persistence.db import Database
+from dostup.persistence.models import Account, Flow, NotificationPreference
+from dostup.selfservice.flows import load_flow, make_flow, transition
 from dostup.selfservice.reauth import ReauthService
-from dostup.selfservice.sending import CodeSender, Destination
 from dostup.selfservice.settings import contact_flow as F
-from dostup.selfservice.settings.contact_flow import ContactFlowView, ContactInput, ContactsView
+from dostup.selfservice.settings.contact_flow import ContactFlowView, ContactInput, ContactProof, ContactsView
 from dostup.session.reader import SessionRecord
 
 CHANGES_PER_HOUR = 10
@@ -56,10 +59,19 @@ def _confirmed(account: Account, contact: str) -> bool:
 
 
 class ContactService:
-    def __init__(self, deps: FlowDeps, sender: CodeSender, reauth: ReauthService) -> None:
-        self.d = deps
-        self.sender = sender
+    def __init__(self, *, proof: ContactProof, reauth: ReauthService, db: Database, clock: Clock,
+                 limiter: Limiter, outbox: Outbox, catalog: Catalog, sms_countries: Sequence[str],
+                 signin_identifiers: Sequence[str], wake_courier: Callable[[], None]) -> None:
+        self.proof = proof
         self.reauth = reauth
+        self.db = db
+        self.clock = clock
+        self.limiter = limiter
+        self.outbox = outbox
+        self.catalog = catalog
+        self.sms_countries = list(sms_countries)
+        self.signin_identifiers = tuple(signin_identifiers)
+        self.wake_courier = wake_courier
         # Per account, before the "taken" check: neither SMS pumping nor probing which numbers
         # have cabinets can go faster than this, and it never touches the owner's send limits.
         self.per_account = Rule("contact-change", CHANGES_PER_HOUR, 3600)
@@ -67,8 +79,8 @@ class ContactService:
     # -- reading ----------------------------------------------------------------------------
 
     async def view(self, account_id: str) -> ContactsView:
-        now = self.d.clock.now()
-        async with self.d.db.read() as s:
+        now = self.clock.now()
+        async with self.db.read() as s:
             account = await accounts.by_id(s, account_id)
             assert account is not None
             flows = (
@@ -79,20 +91,19 @@ class ContactService:
                     .order_by(Flow.created_at.desc())
                 )
             ).scalars().all()
-            live = [(f, code) for f in flows
-                    if (code := await self.d.codes.current(s, purpose=F.code_purpose(str(f.data["contact"])),
-                                                           flow_id=f.id)) is not None]
-        pending = [await self._flow_view(f, code) for f, code in live]
+            live = [(f, expires) for f in flows if (expires := await self.proof.expiry(s, f)) is not None]
+        pending = [self._flow_view(f, await self.proof.shown(f, expires)) for f, expires in live]
         return ContactsView(
             phone=account.phone, phone_confirmed=_confirmed(account, "phone"),
             email=account.email, email_confirmed=_confirmed(account, "email"),
             pending=pending,
         )
 
-    async def _load(self, s: AsyncSession, account_id: str, flow_id: str | None) -> Flow:
+    async def _load(self, account_id: str, flow_id: str | None) -> Flow:
         """The flow if it is this account's; someone else's flow is as unknown as a made-up id."""
         try:
-            flow = await load_flow(s, flow_id, kind=F.KIND, now=self.d.clock.now())
+            async with self.db.read() as s:
+                flow = await load_flow(s, flow_id, kind=F.KIND, now=self.clock.now())
         except NotFound:
             raise NotFound("contacts.flow_not_found") from None
         except FlowExpired:
@@ -101,22 +112,18 @@ class ContactService:
             raise NotFound("contacts.flow_not_found")
         return flow
 
-    async def _flow_view(self, flow: Flow, code: OneTimeCode | None) -> ContactFlowView:
-        data = flow.data
-        contact, channel, to = str(data["contact"]), str(data["channel"]), str(data["to"])
+    @staticmethod
+    def _flow_view(flow: Flow, code: CodeView) -> ContactFlowView:
+        contact = str(flow.data["contact"])
         return ContactFlowView(
-            flow_id=flow.id, state=flow.state, contact=contact, value=_mask(contact, str(data["value"])),
-            channel=channel, destination=mask_destination(channel, to),
-            code_expires_at=code.expires_at if code else None,
-            resend_after_seconds=await self.sender.cooldown_left(Destination(channel, to)),
-            expires_at=flow.expires_at,
+            flow_id=flow.id, state=flow.state, contact=contact, value=_mask(contact, str(flow.data["value"])),
+            channel=code.channel, destination=code.destination, code_expires_at=code.code_expires_at,
+            resend_after_seconds=code.resend_after_seconds, expires_at=flow.expires_at,
         )
 
     async def flow(self, account_id: str, flow_id: str | None) -> ContactFlowView:
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
-            code = await self.d.codes.current(s, purpose=F.code_purpose(str(flow.data["contact"])), flow_id=flow.id)
-        return await self._flow_view(flow, code)
+        flow = await self._load(account_id, flow_id)
+        return self._flow_view(flow, await self.proof.view(flow))
 
     # -- starting a change ------------------------------------------------------------------
 
@@ -124,87 +131,65 @@ class ContactService:
         """The normalised value and whether a code can go to it by SMS."""
         if inp.contact == "phone":
             phone = parse_phone(inp.value, inp.country)
-            return phone.e164, phone.sms_capable(self.d.settings.codes.sms_countries)
+            return phone.e164, phone.sms_capable(self.sms_countries)
         if inp.contact == "email":
             return parse_email(inp.value), False
         raise NotFound()
 
     async def start(self, rec: SessionRecord, inp: ContactInput, ctx: Context) -> ContactFlowView:
         """Check the new contact and send it a code; nothing changes on the account yet."""
-        self.reauth.require_recent(rec)
+        await self.reauth.require_recent(rec)
         contact = inp.contact
         value, sms_capable = self._parse(inp)
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             account = await accounts.by_id(s, rec.account_id)
         assert account is not None
         if getattr(account, contact) == value and (_confirmed(account, contact) or contact == "phone" and not sms_capable):
             raise ValidationFailed("contacts.unchanged", field=contact, code="unchanged")
-        await self.d.limiter.hit(self.per_account, account.id, message_id="code.too_many")
-        async with self.d.db.read() as s:
+        await self.limiter.hit(self.per_account, account.id, message_id="code.too_many")
+        async with self.db.read() as s:
             other = await (accounts.by_phone(s, value) if contact == "phone" else accounts.by_email(s, value))
         if other is not None and other.id != account.id:
             raise Conflict(f"registration.{contact}_taken", field=contact, code="identifier_taken")
         if contact == "email" or sms_capable:
-            dest = Destination("sms" if contact == "phone" else "email", value)
+            channel, to = ("sms" if contact == "phone" else "email"), value
         elif account.email and account.email_verified_at:
-            dest = Destination("email", account.email)  # a landline cannot get an SMS: prove it is you
+            channel, to = "email", account.email  # a landline cannot get an SMS: prove it is you
         else:
             raise ValidationFailed("contacts.phone_needs_email", field="phone", code="email_needed")
-        await self.sender.reserve(dest, ctx)
-        now = self.d.clock.now()
-        purpose = F.code_purpose(contact)
-        data: dict[str, object] = {"contact": contact, "value": value, "channel": dest.channel, "to": dest.to}
-        async with self.d.db.write() as s:
-            # An earlier change of the same contact still waiting for its code is superseded.
-            await s.execute(
-                update(OneTimeCode)
-                .where(OneTimeCode.account_id == account.id, OneTimeCode.purpose == purpose)
-                .where(OneTimeCode.used_at.is_(None), OneTimeCode.invalidated_at.is_(None))
-                .values(invalidated_at=now)
-            )
-            flow = new_flow(s, kind=F.KIND, state=F.CODE_SENT, data=data, now=now,
-                            ttl_seconds=F.FLOW_TTL_SECONDS, ip=ctx.ip)
-            flow.account_id = account.id
-            await self.sender.issue(s, dest=dest, purpose=purpose, kind="contact_code", ctx=ctx, now=now,
-                                    flow_id=flow.id, account_id=account.id)
-            await s.flush()
-            code = await self.d.codes.current(s, purpose=purpose, flow_id=flow.id)
-        self.d.wake_courier()
-        return await self._flow_view(flow, code)
+        now = self.clock.now()
+        data: dict[str, object] = {"contact": contact, "value": value, "channel": channel, "to": to}
+        flow = make_flow(kind=F.KIND, state=F.CODE_SENT, data=data, now=now, ttl_seconds=F.FLOW_TTL_SECONDS,
+                         ip=ctx.ip, account_id=account.id)
+        await self.proof.reserve(flow, ctx)
+        async with self.db.write() as s:
+            await self.proof.supersede(s, account.id, contact, now)
+            s.add(flow)
+            code = self.proof.send(s, flow, ctx, now)
+        self.proof.sent(flow)
+        return self._flow_view(flow, code)
 
     async def resend(self, rec: SessionRecord, flow_id: str | None, ctx: Context) -> ContactFlowView:
-        account_id = rec.account_id
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
+        flow = await self._load(rec.account_id, flow_id)
         if flow.state != F.CODE_SENT:
             raise StepNotAllowed()
-        dest = Destination(str(flow.data["channel"]), str(flow.data["to"]))
-        await self.sender.reserve(dest, ctx)
-        now = self.d.clock.now()
-        purpose = F.code_purpose(str(flow.data["contact"]))
-        async with self.d.db.write() as s:
-            await self.sender.issue(s, dest=dest, purpose=purpose, kind="contact_code", ctx=ctx, now=now,
-                                    flow_id=flow.id, account_id=account_id)
-        self.d.wake_courier()
-        return await self.flow(account_id, flow.id)
+        return self._flow_view(flow, await self.proof.resend(flow, ctx))
 
     # -- confirming ---------------------------------------------------------------------------
 
     async def confirm(self, rec: SessionRecord, flow_id: str | None, code: str | None, ctx: Context) -> ContactsView:
         """The right code makes the new contact the account's (and confirmed, if the code went there)."""
         account_id = rec.account_id
-        async with self.d.db.read() as s:
-            flow = await self._load(s, account_id, flow_id)
+        flow = await self._load(account_id, flow_id)
         if flow.state != F.CODE_SENT:
             raise StepNotAllowed()
-        value = self.d.codes.check_format(code)
+        value = self.proof.check_format(code)
         data = flow.data
         contact, target = str(data["contact"]), str(data["value"])
-        now = self.d.clock.now()
+        now = self.clock.now()
         try:
-            async with self.d.db.write() as s:
-                row = await self.d.codes.current(s, purpose=F.code_purpose(contact), flow_id=flow.id)
-                outcome = await self.d.codes.consume(s, code_row=row, value=value, now=now)
+            async with self.db.write() as s:
+                outcome = await self.proof.verify(s, flow, value, now)
                 account = await _lock(s, account_id)
                 previous = getattr(account, contact)
                 kind = "contact_added" if previous is None else "contact_changed"  # (or confirmed as it was)
@@ -226,7 +211,7 @@ class ContactService:
             raise Conflict(f"registration.{contact}_taken", field=contact, code="identifier_taken") from None
         if outcome != "ok":
             raise code_error(outcome)
-        self.d.wake_courier()
+        self.wake_courier()
         return await self.view(account_id)
 
     @staticmethod
@@ -247,7 +232,7 @@ class ContactService:
         """Tell the contact that is going away (a confirmed one only: it was proven to be the user's)."""
         if contact == "phone":
             try:
-                if not parse_phone(old).sms_capable(self.d.settings.codes.sms_countries):
+                if not parse_phone(old).sms_capable(self.sms_countries):
                     return
             except ValidationFailed:
                 return
@@ -255,8 +240,8 @@ class ContactService:
         else:
             channel = "email"
         locale = account.locale or "ru"
-        cat = self.d.catalog
-        self.d.outbox.enqueue(
+        cat = self.catalog
+        self.outbox.enqueue(
             s, kind="contact_changed", channel=channel, to=old, now=now, locale=locale, account_id=account.id,
             params={"contact": cat.text(f"contacts.notice_{contact}", locale),
                     "action": cat.text(f"contacts.notice_{action}", locale)},
@@ -265,17 +250,17 @@ class ContactService:
     # -- removing -----------------------------------------------------------------------------
 
     def _signin_remains(self, account: Account, without: str) -> bool:
-        """Whether some sign-in method of the preset still has its identifier (phone, login, SNILS …)."""
-        return any(method != without and getattr(account, method, None) for method in self.d.preset.signin_methods)
+        """Whether the account keeps an identifier the preset signs in with (phone, login, SNILS …)."""
+        return any(kind != without and getattr(account, kind, None) for kind in self.signin_identifiers)
 
     async def remove(self, rec: SessionRecord, contact: str, ctx: Context) -> ContactsView:
-        self.reauth.require_recent(rec)
+        await self.reauth.require_recent(rec)
         account_id = rec.account_id
         if contact not in F.CONTACTS:
             raise NotFound()
         other = "email" if contact == "phone" else "phone"
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        now = self.clock.now()
+        async with self.db.write() as s:
             account = await _lock(s, account_id)
             previous = getattr(account, contact)
             if previous is None:
@@ -292,7 +277,7 @@ class ContactService:
                 self._notify_old(s, account, contact, previous, "removed", now)
             record_event(s, kind="contact_removed", outcome="success", ctx=ctx, now=now, account_id=account_id,
                          contact=contact, identifier=_mask(contact, previous))
-        self.d.wake_courier()
+        self.wake_courier()
         return await self.view(account_id)
 
 

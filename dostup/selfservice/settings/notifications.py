@@ -16,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from dostup.accounts import preferences as P
 from dostup.accounts.consents import MARKETING, latest_consent, record_consent
 from dostup.accounts.events import record_event
+from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, ValidationFailed
+from dostup.core.i18n import Catalog
 from dostup.identity import repository as accounts
-from dostup.selfservice.deps import FlowDeps
+from dostup.persistence.db import Database
 from dostup.selfservice.settings.password import notice_destination
 
 FIELD = "preferences"
@@ -45,16 +47,22 @@ class NotificationsView:
 
 
 class NotificationSettingsService:
-    def __init__(self, deps: FlowDeps) -> None:
-        self.d = deps
+    """``sms_countries``: where SMS go (``codes`` settings); ``consent_version``: the preset's consent text."""
+
+    def __init__(self, db: Database, clock: Clock, catalog: Catalog, *, sms_countries: list[str],
+                 consent_version: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.catalog = catalog
+        self.sms_countries = sms_countries
+        self.consent_version = consent_version
 
     async def view(self, account_id: str) -> NotificationsView:
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             prefs = await P.load_preferences(s, account_id)
             account = await accounts.by_id(s, account_id)
         assert account is not None
-        sms_countries = self.d.settings.codes.sms_countries
-        sms = notice_destination(account, sms_countries)
+        sms = notice_destination(account, self.sms_countries)
         available = {"sms": sms is not None and sms[0] == "sms",
                      "email": bool(account.email and account.email_verified_at)}
         items = [
@@ -101,8 +109,8 @@ class NotificationSettingsService:
 
     async def _write(self, account_id: str, parsed: dict[tuple[str, str], bool], marketing_consent: bool | None,
                      ctx: Context) -> None:
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        now = self.clock.now()
+        async with self.db.write() as s:
             await P.save_choices(s, account_id, parsed, now)
             if marketing_consent is None:
                 return
@@ -113,7 +121,7 @@ class NotificationSettingsService:
             at = now if latest is None or latest.created_at < now else latest.created_at + dt.timedelta(microseconds=1)
             record_consent(
                 s, account_id=account_id, kind=MARKETING, granted=marketing_consent,
-                version=self.d.preset.consent_version, text=self.d.catalog.text("consent.marketing", ctx.locale),
+                version=self.consent_version, text=self.catalog.text("consent.marketing", ctx.locale),
                 ctx=ctx, now=at,
             )
             if not marketing_consent:

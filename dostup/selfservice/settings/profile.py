@@ -1,4 +1,4 @@
-"""«Личная информация»: Фамилия, Имя, Отчество, and the login name (SPEC §4.4, §3).
+"""«Личная информация»: Фамилия, Имя, Отчество, the login name and the SNILS (SPEC §4.4, §3).
 
 Only the three name fields can be written here; identifiers have their own flows (contacts need
 a code, the login must stay unique) and everything else an account holds (role, state, the time
@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dostup.accounts.events import record_event
+from dostup.accounts.levels import AccountStatus, account_status
+from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, FormErrors, ValidationFailed
 from dostup.identity import repository as accounts
+from dostup.identity.documents import parse_snils
 from dostup.identity.login import normalize_login
 from dostup.identity.names import parse_name
+from dostup.persistence.db import Database
 from dostup.persistence.models import Account
-from dostup.selfservice.deps import FlowDeps
 
 NAME_FIELDS = ("family_name", "given_name", "middle_name")
 
@@ -34,6 +38,7 @@ class ProfileView:
     email: str | None
     email_confirmed: bool
     login: str | None
+    snils: str | None = None  # 11 digits
 
 
 def profile_view(account: Account) -> ProfileView:
@@ -46,15 +51,25 @@ def profile_view(account: Account) -> ProfileView:
         email=account.email,
         email_confirmed=bool(account.email and account.email_verified_at),
         login=account.login,
+        snils=account.snils,
     )
 
 
 class ProfileService:
-    def __init__(self, deps: FlowDeps) -> None:
-        self.d = deps
+    def __init__(self, db: Database, clock: Clock, *, email_by_link: bool = False) -> None:
+        self.db = db
+        self.clock = clock
+        self.email_by_link = email_by_link  # the preset confirms the email by a link (gosuslugi)
+
+    async def status(self, account_id: str) -> AccountStatus:
+        """The account's level and what is left to complete it (the cabinet's «Статус учётной записи»)."""
+        async with self.db.read() as s:
+            account = await accounts.by_id(s, account_id)
+        assert account is not None
+        return account_status(account, email_by_link=self.email_by_link)
 
     async def view(self, account_id: str) -> ProfileView:
-        async with self.d.db.read() as s:
+        async with self.db.read() as s:
             account = await accounts.by_id(s, account_id)
         assert account is not None
         return profile_view(account)
@@ -72,8 +87,8 @@ class ProfileService:
                 errors.append(e)
         if errors:
             raise FormErrors(errors)
-        now = self.d.clock.now()
-        async with self.d.db.write() as s:
+        now = self.clock.now()
+        async with self.db.write() as s:
             account = await accounts.by_id(s, account_id)
             assert account is not None
             for name, value in values.items():
@@ -86,19 +101,30 @@ class ProfileService:
         """Set or change the login; the unique constraint settles two accounts racing for one name."""
         login = normalize_login(raw)
         taken = Conflict("settings.login_taken", field="login", code="login_taken")
-        now = self.d.clock.now()
+        return await self._set_identifier(account_id, "login", login, taken, "login_changed", ctx)
+
+    async def set_snils(self, account_id: str, raw: str | None, ctx: Context) -> ProfileView:
+        """Set or change the SNILS (checksum checked, one account per SNILS): a sign-in identifier
+        where the preset offers «По СНИЛС» (gosuslugi)."""
+        snils = parse_snils(raw)
+        taken = Conflict("settings.snils_taken", field="snils", code="snils_taken")
+        return await self._set_identifier(account_id, "snils", snils, taken, "snils_changed", ctx)
+
+    async def _set_identifier(self, account_id: str, column: str, value: str, taken: Conflict, event: str,
+                              ctx: Context) -> ProfileView:
+        now = self.clock.now()
         try:
-            async with self.d.db.write() as s:
+            async with self.db.write() as s:
                 account = await accounts.by_id(s, account_id)
                 assert account is not None
-                if account.login == login:
+                if getattr(account, column) == value:
                     return profile_view(account)
-                other = await accounts.by_login(s, login)
+                other = (await s.execute(select(Account.id).where(getattr(Account, column) == value))).first()
                 if other is not None:
                     raise taken
-                account.login = login
+                setattr(account, column, value)
                 account.updated_at = now
-                record_event(s, kind="login_changed", outcome="success", ctx=ctx, now=now, account_id=account_id)
+                record_event(s, kind=event, outcome="success", ctx=ctx, now=now, account_id=account_id)
                 await s.flush()
         except IntegrityError:
             raise taken from None

@@ -10,43 +10,57 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from dostup.admin.contracts import ContractImporter, ImportReport, decode, read_csv, rows_from_json
-from dostup.core.errors import DostupError, Forbidden, Unauthenticated, ValidationFailed
+from dostup.admin.contracts import decode, read_csv, rows_from_json
+from dostup.core.errors import Forbidden, ValidationFailed
 from dostup.session.reader import SessionRecord
-from dostup.web.api.schemas import ErrorBody
-from dostup.web.api.schemas_contracts import ImportErrorOut, ImportIn, ImportOut
-from dostup.web.deps import ServicesDep, get_services, make_context, token_from
+from dostup.session.strength import is_unrestricted
+from dostup.web.api.schemas import _In, errors
+from dostup.web.deps import ApiContext, ServicesDep, get_services, require_session, token_from
+from dostup.web.errors import MalformedJson
 
-router = APIRouter(prefix="/admin", tags=["admin"], responses={
-    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 413: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-})
+router = APIRouter(prefix="/admin", tags=["admin"], responses=errors(400, 401, 403, 413, 422))
 MAX_ROWS = 5000
 
 
-class MalformedJson(DostupError):
-    """400, as for every other endpoint's unreadable JSON (``web/errors.py``)."""
-
-    code = "malformed"
-    message_id = "error.malformed_json"
-
-
 async def require_admin(request: Request) -> SessionRecord:
-    services = get_services(request)
-    token, kind = token_from(request, services)
-    rec = await services.sessions.authenticate(token)
-    if rec is None:
-        raise Unauthenticated()
-    if kind != "bearer":
+    rec = await require_session(request)
+    if token_from(request, get_services(request))[1] != "bearer":
         raise Forbidden("contracts.admin_bearer", code="bearer_required")
-    if rec.state != "active" or rec.role != "admin":
+    if not is_unrestricted(rec) or rec.role != "admin":
         raise Forbidden("contracts.admin_only", code="admin_only")
     return rec
 
 
 AdminDep = Annotated[SessionRecord, Depends(require_admin)]
+
+
+class ImportRowIn(_In):
+    number: str | int | None = None
+    kind: str | None = None
+    phone: str | int | None = None
+    secret: str | int | float | None = None
+
+
+class ImportIn(_In):
+    """Either ``csv`` (the file's text, header ``number,kind,phone,secret``) or ``rows``."""
+
+    csv: str | None = None
+    rows: list[ImportRowIn] | None = None
+
+
+class ImportErrorOut(BaseModel):
+    line: int
+    field: str | None
+    code: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    errors: list[ImportErrorOut]
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -80,19 +94,8 @@ async def _rows(request: Request) -> list[Any]:
     raise ValidationFailed("contracts.import_body", code="bad_request")
 
 
-def _report(request: Request, report: ImportReport) -> ImportOut:
-    services = get_services(request)
-    locale = make_context(request, "api").locale
-    return ImportOut(
-        created=report.created, updated=report.updated,
-        errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
-                               message=services.catalog.text(e.message_id, locale, **e.params))
-                for e in report.errors],
-    )
-
-
 @router.post("/contracts/import", openapi_extra=_IMPORT_BODY)
-async def import_contracts(request: Request, services: ServicesDep, admin: AdminDep) -> ImportOut:
+async def import_contracts(request: Request, ctx: ApiContext, services: ServicesDep, admin: AdminDep) -> ImportOut:
     """Import or update the contract registry: CSV text (``text/csv``) or JSON ``{"csv": …}`` / ``{"rows": […]}``.
 
     Rows with errors are reported (``line``: the CSV line, or the 1-based position in ``rows``)
@@ -102,7 +105,8 @@ async def import_contracts(request: Request, services: ServicesDep, admin: Admin
     rows = await _rows(request)
     if len(rows) > MAX_ROWS:
         raise ValidationFailed("contracts.import_too_many", code="too_many_rows", params={"max": MAX_ROWS})
-    importer = ContractImporter(services.db, services.keyring)
-    report = await importer.import_rows(rows, now=services.clock.now(), ctx=make_context(request, "api"),
-                                        account_id=admin.account_id)
-    return _report(request, report)
+    report = await services.importer.import_rows(rows, now=services.clock.now(), ctx=ctx, account_id=admin.account_id)
+    return ImportOut(created=report.created, updated=report.updated,
+                     errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
+                                            message=services.catalog.text(e.message_id, ctx.locale, **e.params))
+                             for e in report.errors])

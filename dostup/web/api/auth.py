@@ -3,84 +3,119 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dostup.accounts.events import record_event
-from dostup.core.errors import Forbidden, Unauthenticated, ValidationFailed
+from dostup.core.errors import Unauthenticated, ValidationFailed
 from dostup.guards.captcha import ACTIONS
+from dostup.identity.repository import AccountSummary
 from dostup.persistence.models import Account
 from dostup.selfservice.companies import ONBOARDING
-from dostup.selfservice.login.flow import LoginInput
+from dostup.session.reader import SessionRecord
 from dostup.session.service import IssuedSession
-from dostup.web.api.schemas import AccountOut, ErrorBody, LoginIn, SessionOut, SignedInOut
-from dostup.web.deps import ServicesDep, api_same_origin, get_services, make_context, token_from
+from dostup.session.strength import state_name
+from dostup.web.api.schemas import AccountOut, LoginIn, PendingOut, SecondFactorNeeded, SignedInOut, errors, session_out
+from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, get_services, require_unrestricted, token_from
 
-router = APIRouter(tags=["auth"], responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody},
-                                             429: {"model": ErrorBody}})
+router = APIRouter(tags=["auth"], responses=errors(401, 422, 429))
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) builds one per call
+
+
+#: Where whoami's fast path (``plain_session.py``) leaves the error its session look-up raised, so
+#: the route answers that error instead of asking the database a second time (a frozen database
+#: would otherwise cost two timeouts before the 503).
+FAST_FAILURE = "dostup.whoami_failure"
 
 
 async def _whoami(request: Request) -> Response:
     if request.scope["method"] != "GET":  # HEAD: Starlette routes add it to GET; FastAPI's route answers 405
         raise StarletteHTTPException(status_code=405, headers={"Allow": "GET"})
+    failure = request.scope.pop(FAST_FAILURE, None)
+    if failure is not None:
+        raise failure
     services = get_services(request)
     token, _ = token_from(request, services)
     rec = await services.sessions.authenticate(token)
     if rec is None:
         raise Unauthenticated()
-    if rec.state != "active":
-        raise Forbidden("session.password_change_required", code="password_change_required")
+    require_unrestricted(rec)
+    return Response(whoami_body(rec, services.companies.required), media_type="application/json")
+
+
+def whoami_body(rec: SessionRecord, companies_required: bool) -> str:
+    """whoami's answer for an unrestricted session (also sent by ``web/api/plain_session.py``).
+
+    The JSON is written by hand, each string escaped by the ``json`` module's own C escaper: the
+    same bytes as ``json.JSONEncoder(ensure_ascii=False).encode`` of the same dict (a unit test
+    compares them), at a fraction of its cost on the hottest call."""
     # CompanyService.onboarding(), answered from the session look-up itself (it reads whether the
     # account has a confirmed company in the same indexed query): no second query per whoami.
-    onboarding = None if not services.companies.required or rec.company_confirmed else ONBOARDING
-    body = {
-        "account": {
-            "id": rec.account_id, "phone": rec.phone, "email": rec.email, "login": rec.login,
-            "segment": rec.segment, "state": rec.account_state, "created_at": rec.account_created_at.isoformat(),
-        },
-        "session": {"id": rec.id, "state": rec.state, "expires_at": rec.expires_at.isoformat(),
-                    "authenticated_at": rec.authenticated_at.isoformat(), "remember": rec.remember},
-        "onboarding": onboarding,
-    }
-    return Response(_encode(body), media_type="application/json")
+    onboarding = None if not companies_required or rec.company_confirmed else ONBOARDING
+    strength = rec.strength
+    return _WHOAMI % (
+        _str(rec.account_id), _str(rec.phone), _str(rec.email), _str(rec.login), _str(rec.segment),
+        _str(rec.account_state), _str(rec.account_created_at.isoformat()),
+        _str(rec.id), _str(state_name(strength)), int(strength.aal), ", ".join(map(_str, strength.amr)),
+        _str(rec.expires_at.isoformat()), _str(rec.authenticated_at.isoformat()),
+        "true" if rec.remember else "false", _str(onboarding),
+    )
+
+
+_WHOAMI = (
+    '{"account": {"id": %s, "phone": %s, "email": %s, "login": %s, "segment": %s, "state": %s, "created_at": %s}, '
+    '"session": {"id": %s, "state": %s, "aal": %d, "amr": [%s], "expires_at": %s, "authenticated_at": %s, '
+    '"remember": %s}, "onboarding": %s}'
+)
+
+
+def _str(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 # whoami is the hot path (every page and API client asks it), so GET /whoami is served by a plain
-# Starlette route placed first in this router: it is matched before the others and skips FastAPI's
+# Starlette route (``PLAIN``: ``create_app`` puts it before every router) and skips FastAPI's
 # per-request machinery (dependency solving, exit stack), which cost more than the session check
 # itself.  Behaviour is the same: the same function answers, errors go through the same exception
 # handlers, and HEAD still gets 405 as from FastAPI's GET-only route.  The FastAPI route declared
 # further down documents it in OpenAPI (it is never reached for GET).
-router.add_route("/whoami", _whoami, methods=["GET"], name="whoami_fast", include_in_schema=False)
+PLAIN = [("/whoami", _whoami, ["GET"])]
 
 
-def signed_in(account: Account, session: IssuedSession, state: str) -> SignedInOut:
-    return SignedInOut(
-        account=AccountOut(id=account.id, phone=account.phone, email=account.email, login=account.login,
-                           segment=account.segment, state=account.state, created_at=account.created_at),
-        session=SessionOut(token=session.token, expires_at=session.expires_at, state=state),
-    )
+def signed_in(account: Account | AccountSummary, session: IssuedSession) -> SignedInOut:
+    return SignedInOut(account=AccountOut.model_validate(account, from_attributes=True), session=session_out(session))
 
 
-@router.post("/login", dependencies=[Depends(api_same_origin)])
-async def login(body: LoginIn, request: Request, services: ServicesDep) -> SignedInOut:
-    """Sign in by phone or login and password; returns a bearer session token."""
-    account, session = await services.login.login(LoginInput(**body.model_dump()), make_context(request, "api"))
-    return signed_in(account, session, "active")
+def signed_in_json(account: Account | AccountSummary, session: IssuedSession) -> str:
+    """:func:`signed_in` as ``SignedInOut`` serialises it, written without the models (the plain
+    routes' answer: a sign-in is a hot call, as whoami is).  Times are naive UTC, as pydantic writes them."""
+    return _encode({
+        "account": {"id": account.id, "phone": account.phone, "email": account.email, "login": account.login,
+                    "segment": account.segment, "state": account.state, "created_at": account.created_at.isoformat()},
+        "session": {"token": session.token, "expires_at": session.expires_at.isoformat(),
+                    "state": state_name(session.strength), "aal": session.strength.aal,
+                    "amr": list(session.strength.amr)},
+    })
 
 
-@router.post("/logout", status_code=204, dependencies=[Depends(api_same_origin)])
-async def logout(request: Request, services: ServicesDep) -> Response:
-    token, _ = token_from(request, services)
-    account_id = await services.sessions.revoke_token(token) if token else None
-    if not account_id:
+@router.post("/login", dependencies=[SameOrigin])
+async def login(body: LoginIn, ctx: ApiContext, services: ServicesDep) -> SignedInOut | SecondFactorNeeded:
+    """Sign in with an identifier and password; returns a bearer session token, or the second
+    step to take when the account has a second factor."""
+    outcome = await services.login.login(body, ctx)
+    if outcome.session is None:
+        assert outcome.flow_id is not None and outcome.expires_at is not None
+        return SecondFactorNeeded(second_factor=PendingOut(flow_id=outcome.flow_id, methods=list(outcome.methods),
+                                                           expires_at=outcome.expires_at))
+    return signed_in(outcome.account, outcome.session)
+
+
+@router.post("/logout", status_code=204, dependencies=[SameOrigin])
+async def logout(request: Request, ctx: ApiContext, services: ServicesDep) -> Response:
+    if not await services.sign_out(token_from(request, services)[0], ctx):
         raise Unauthenticated()
-    async with services.db.write() as s:
-        record_event(s, kind="logout", outcome="success", ctx=make_context(request, "api"),
-                     now=services.clock.now(), account_id=account_id)
     return Response(status_code=204)
 
 
@@ -95,4 +130,4 @@ async def captcha_challenge(action: str, services: ServicesDep) -> dict[str, obj
     """An ALTCHA challenge bound to one action (register, login, recover, code)."""
     if action not in ACTIONS:
         raise ValidationFailed("captcha.action_invalid", field="action")
-    return services.deps.captcha.challenge(action)
+    return services.captcha.challenge(action)

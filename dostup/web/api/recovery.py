@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from dataclasses import asdict
+from typing import Annotated
 
-from dostup.selfservice.recovery.flow import RecoveryInput
-from dostup.web.api.schemas import ErrorBody, _In
-from dostup.web.deps import ServicesDep, api_same_origin, make_context
+from fastapi import APIRouter
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
-router = APIRouter(tags=["recovery"], responses={422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+from dostup.selfservice.recovery.flow import RecoveryInput, RecoveryResult
+from dostup.web.api.schemas import errors
+from dostup.web.deps import ApiContext, SameOrigin, ServicesDep
 
-
-class RecoveryIn(_In):
-    phone: str | None = None
-    country: str = Field(default="RU", max_length=3)
-    email: str | None = None
-    captcha: str | None = None
+router = APIRouter(tags=["recovery"], responses=errors(422, 429))
 
 
-class RecoveryOut(BaseModel):
+@dataclass(frozen=True)
+class RecoveryIn(RecoveryInput):
+    country: Annotated[str, Field(max_length=3)] = "RU"
+
+
+@dataclass(frozen=True)
+class RecoveryOut(RecoveryResult):
     """In enumeration-safe mode only ``status`` is filled, for known and unknown accounts alike."""
 
     status: str
-    channel: str | None
-    destination: str | None
-    valid_minutes: int | None
 
 
-@router.post("/recovery", dependencies=[Depends(api_same_origin)])
-async def request_recovery(body: RecoveryIn, request: Request, services: ServicesDep) -> RecoveryOut:
+@router.post("/recovery", dependencies=[SameOrigin])
+async def request_recovery(body: RecoveryIn, ctx: ApiContext, services: ServicesDep) -> RecoveryOut:
     """Send a temporary 6-digit password; sign in with it on /api/v1/login, then change the password."""
-    result = await services.recovery.request(RecoveryInput(**body.model_dump()), make_context(request, "api"))
-    return RecoveryOut(status="sent", channel=result.channel, destination=result.destination,
-                       valid_minutes=result.valid_minutes)
+    result = await services.recovery.request(body, ctx)
+    return RecoveryOut(status="sent", **asdict(result))

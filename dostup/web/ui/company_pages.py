@@ -8,144 +8,75 @@ into the cabinet.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from dostup.accounts.companies import KINDS, LEGAL, CompanyInput
-from dostup.core import errors as E
-from dostup.selfservice.companies import CompanyView
-from dostup.session.reader import SessionRecord
-from dostup.web.deps import get_services, make_context
-from dostup.web.errors import status_for
-from dostup.web.ui.guard import page_session
-from dostup.web.ui.pages import _error_headers, _form_errors
-from dostup.web.ui.render import read_form, redirect, render
+from dostup.accounts.companies import KINDS, LEGAL
+from dostup.web.api.companies import CompanyIn
+from dostup.web.api.schemas import CodeIn
+from dostup.web.ui.page import CHECKED, CabinetPage, FlowIn, Form, UiPage
+from dostup.web.ui.render import redirect
 
 router = APIRouter(include_in_schema=False)
 
 LIST_PATH = "/companies"
-FIELDS = ("name", "inn", "kpp", "ogrn", "ogrnip", "address", "email")
 _NOTICES = {"confirmed": "companies.notice_confirmed", "deleted": "companies.notice_deleted"}
-_FORM_ERRORS = (E.ValidationFailed, E.FormErrors, E.Conflict, E.RateLimited, E.ServiceUnavailable)
-_CODE_ERRORS = (E.ValidationFailed, E.Conflict, E.RateLimited, E.StepNotAllowed, E.ServiceUnavailable)
 
-
-def _kind(value: str | None) -> str:
-    return value if value in KINDS else LEGAL
-
-
-# -- the list --------------------------------------------------------------------------------
 
 @router.get(LIST_PATH)
-async def companies_page(request: Request) -> Response:
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    services = get_services(request)
-    return render(
-        request, "companies.html", session=rec, companies=await services.companies.list(rec.account_id),
-        onboarding=await services.companies.onboarding(rec.account_id) is not None,
-        notice=_NOTICES.get(request.query_params.get("done", "")),
-    )
+async def companies_page(page: UiPage, rec: CabinetPage) -> Response:
+    companies = page.services.companies
+    return page.render("companies.html", session=rec, companies=await companies.list(rec.account_id),
+                       onboarding=await companies.onboarding(rec.account_id) is not None,
+                       notice=_NOTICES.get(page.query("done")))
 
 
 # -- «Добавить компанию» ---------------------------------------------------------------------
 
-async def _new_page(request: Request, rec: SessionRecord, kind: str, values: dict[str, str], status: int = 200,
-                    **extra: Any) -> Response:
-    onboarding = await get_services(request).companies.onboarding(rec.account_id) is not None
-    return render(request, "company_new.html", status=status, session=rec, kind=kind, kinds=KINDS, values=values,
-                  onboarding=onboarding, **extra)
-
-
 @router.get(LIST_PATH + "/new")
-async def new_company_form(request: Request, kind: str = "") -> Response:
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    return await _new_page(request, rec, _kind(kind), {})
+async def new_company_form(page: UiPage, rec: CabinetPage, kind: str = "") -> Response:
+    onboarding = await page.services.companies.onboarding(rec.account_id) is not None
+    values = page.values or {"kind": kind}
+    return page.render("company_new.html", session=rec, kind=values["kind"] if values.get("kind") in KINDS else LEGAL,
+                       kinds=KINDS, values=values, onboarding=onboarding)
 
 
 @router.post(LIST_PATH + "/new")
-async def new_company_submit(request: Request) -> Response:
-    form = await read_form(request)
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    values = {name: form.get(name, "") for name in FIELDS}
-    inp = CompanyInput(kind=form.get("kind"), **{name: form.get(name) for name in FIELDS})
-    try:
-        view = await get_services(request).companies.add(rec.account_id, inp, make_context(request, "ui"))
-    except _FORM_ERRORS as exc:
-        return await _new_page(request, rec, _kind(form.get("kind")), values, status=status_for(exc),
-                               headers=_error_headers(exc), **_form_errors(request, exc))
+async def new_company_submit(page: UiPage, form: Form[CompanyIn], rec: CabinetPage) -> Response:
+    async with page.form(partial(new_company_form, page, rec), form) as body:
+        view = await page.services.companies.add(rec.account_id, body, page.ctx)
     return redirect(f"{LIST_PATH}/{view.id}/confirm")
 
 
 # -- the code --------------------------------------------------------------------------------
 
-def _confirm_page(request: Request, rec: SessionRecord, view: CompanyView, status: int = 200,
-                  **extra: Any) -> Response:
-    return render(request, "company_confirm.html", status=status, session=rec, company=view, **extra)
-
-
 @router.get(LIST_PATH + "/{company_id}/confirm")
-async def confirm_form(request: Request, company_id: str) -> Response:
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    view = await get_services(request).companies.view(rec.account_id, company_id)
+async def confirm_form(page: UiPage, rec: CabinetPage, company_id: str) -> Response:
+    view = await page.services.companies.view(rec.account_id, company_id)
     if view.confirmed:
         return redirect(LIST_PATH)
-    return _confirm_page(request, rec, view, notice=request.query_params.get("sent") == "1")
+    return page.render("company_confirm.html", session=rec, company=view, notice=page.flag("sent"))
 
 
 @router.post(LIST_PATH + "/{company_id}/confirm")
-async def confirm_submit(request: Request, company_id: str) -> Response:
-    form = await read_form(request)
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    services = get_services(request)
-    try:
-        view, completed = await services.companies.confirm(rec.account_id, company_id, form.get("code"),
-                                                           make_context(request, "ui"))
-    except _CODE_ERRORS as exc:
-        view = await services.companies.view(rec.account_id, company_id)
-        if view.confirmed:
-            return redirect(LIST_PATH)
-        return _confirm_page(request, rec, view, status=status_for(exc), headers=_error_headers(exc),
-                             **_form_errors(request, exc))
+async def confirm_submit(company_id: str, page: UiPage, form: Form[CodeIn], rec: CabinetPage) -> Response:
+    async with page.form(partial(confirm_form, page, rec, company_id), form) as body:
+        _view, completed = await page.services.companies.confirm(rec.account_id, company_id, body.code, page.ctx)
     return redirect("/cabinet" if completed else f"{LIST_PATH}?done=confirmed")
 
 
 @router.post(LIST_PATH + "/{company_id}/resend")
-async def resend(request: Request, company_id: str) -> Response:
-    await read_form(request)
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    services = get_services(request)
-    try:
-        view = await services.companies.resend(rec.account_id, company_id, make_context(request, "ui"))
-    except (E.RateLimited, E.StepNotAllowed, E.ServiceUnavailable) as exc:
-        view = await services.companies.view(rec.account_id, company_id)
-        if view.confirmed:
-            return redirect(LIST_PATH)
-        return _confirm_page(request, rec, view, status=status_for(exc), headers=_error_headers(exc),
-                             **_form_errors(request, exc))
+async def resend(company_id: str, page: UiPage, form: Form[FlowIn], rec: CabinetPage) -> Response:
+    async with page.form(partial(confirm_form, page, rec, company_id), form):
+        view = await page.services.companies.resend(rec.account_id, company_id, page.ctx)
     return redirect(f"{LIST_PATH}/{view.id}/confirm?sent=1")
 
 
 # -- «Удалить» -------------------------------------------------------------------------------
 
-@router.post(LIST_PATH + "/{company_id}/delete")
-async def delete(request: Request, company_id: str) -> Response:
-    await read_form(request)
-    rec = await page_session(request)
-    if not isinstance(rec, SessionRecord):
-        return rec
-    await get_services(request).companies.delete(rec.account_id, company_id, make_context(request, "ui"))
+@router.post(LIST_PATH + "/{company_id}/delete", dependencies=[CHECKED])
+async def delete(company_id: str, page: UiPage, rec: CabinetPage) -> Response:
+    await page.services.companies.delete(rec.account_id, company_id, page.ctx)
     return redirect(f"{LIST_PATH}?done=deleted")

@@ -1,59 +1,43 @@
-"""The cabinet's pages: home, registration (form → code), sign-in, sign-out, cabinet."""
+"""The cabinet's pages: home, registration (form → code), sign-in, «Восстановить доступ», sign-out, cabinet,
+and the preset's documents (``/docs/{id}``, the newest version, and ``/docs/{id}/{version}``: linked from the
+footer and from the consent checkbox)."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from dostup.core import errors as E
+from dostup.core.errors import CaptchaRequired
 from dostup.core.i18n import LOCALES
 from dostup.core.urls import safe_return_to
-from dostup.selfservice.login.flow import LoginInput
-from dostup.selfservice.registration.flow import RegistrationInput
+from dostup.identity.regions import REGIONS
+from dostup.selfservice.login.flow import LoginOutcome
 from dostup.selfservice.registration.service import Completed
-from dostup.web.deps import LANG_COOKIE, get_services, make_context, optional_session, services_csrf, token_from
-from dostup.web.errors import status_for
-from dostup.web.ui.render import (
-    clear_session_cookie,
-    read_form,
-    redirect,
-    render,
-    set_session_cookie,
-)
+from dostup.web.api.recovery import RecoveryIn
+from dostup.web.api.schemas import EmailLinkIn, LoginIn, PasswordIn, RegistrationIn
+from dostup.web.deps import LANG_COOKIE, OptionalSessionDep, device_cookie, token_from
+from dostup.web.ui.page import CHECKED, CabinetPage, FlowCodeIn, FlowIn, Form, Page, UiPage
+from dostup.web.ui.render import clear_session_cookie, read_form, redirect, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 
 
-def _form_errors(request: Request, exc: E.DostupError) -> dict[str, Any]:
-    """Field → message for a form, plus a general message for errors without a field."""
-    catalog = get_services(request).catalog
-    locale = make_context(request, "ui").locale
-    items = exc.errors if isinstance(exc, E.FormErrors) else [exc]
-    fields: dict[str, str] = {}
-    general: list[str] = []
-    for err in items:
-        text = catalog.text(err.message_id, locale, **err.params)
-        if err.field:
-            fields.setdefault(err.field, text)
-        else:
-            general.append(text)
-    return {"errors": fields, "form_message": " ".join(general)}
-
-
-def _error_headers(exc: E.DostupError) -> dict[str, str]:
-    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, E.RateLimited) else {}
+_WAYS_ORDER = ("login", "phone", "email", "snils", "card")  # the kit seed: «с помощью логина или номера телефона»
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
-    return render(request, "home.html", session=await optional_session(request))
+async def home(page: UiPage, session: OptionalSessionDep) -> Response:
+    kinds = page.services.preset.signin_identifiers
+    ways = [f"home.by_{kind}" for kind in _WAYS_ORDER if kind in kinds]  # the preset's sign-in identifiers
+    return page.render("home.html", session=session, ways=ways)
 
 
 @router.post("/lang")
-async def set_language(request: Request) -> Response:
-    form = await read_form(request)
+async def set_language(form: Annotated[dict[str, str], Depends(read_form)]) -> Response:
     lang = form.get("lang", "ru")
     response = redirect(safe_return_to(form.get("back"), set()) or "/")
     if lang in LOCALES:
@@ -63,239 +47,159 @@ async def set_language(request: Request) -> Response:
 
 # -- registration ----------------------------------------------------------------------------
 
-def _registration_page(request: Request, values: dict[str, str], status: int = 200, **extra: Any) -> Response:
-    from dostup.identity.regions import REGIONS
-
-    variant = get_services(request).preset.registration
-    template = "registration.html" if variant == "kit" else f"registration_{variant}.html"
-    return render(request, template, status=status, values=values, session=None, regions=REGIONS, **extra)
-
-
 @router.get("/registration")
-async def registration_form(request: Request) -> Response:
-    if await optional_session(request):
+async def registration_form(page: UiPage, session: OptionalSessionDep) -> Response:
+    if session:
         return redirect("/cabinet")
-    return _registration_page(request, {"country": "RU"})
+    return page.render(page.services.registration.variant.template, values=page.values or {"country": "RU"},
+                       session=None, regions=REGIONS)
 
 
 @router.post("/registration")
-async def registration_submit(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    inp = RegistrationInput(
-        phone=form.get("phone"),
-        country=form.get("country", "RU")[:3],
-        email=form.get("email") or None,
-        password=form.get("password"),
-        password_repeat=form.get("password_repeat"),
-        segment=form.get("segment") or None,
-        consent_personal_data=form.get("consent_personal_data") == "on",
-        consent_marketing=form.get("consent_marketing") == "on",
-        captcha=form.get("captcha") or None,
-        family_name=form.get("family_name"),
-        given_name=form.get("given_name"),
-        middle_name=form.get("middle_name"),
-        region=form.get("region"),
-        contact=form.get("contact"),
-        card=form.get("card"),
-    )
-    keep = {k: form.get(k, "") for k in ("phone", "country", "email", "segment", "family_name", "given_name",
-                                         "middle_name", "region", "contact")}
-    keep["consent_personal_data"] = form.get("consent_personal_data", "")
-    keep["consent_marketing"] = form.get("consent_marketing", "")
-    try:
-        view = await services.registration.start(inp, make_context(request, "ui"))
-    except (E.ValidationFailed, E.FormErrors, E.CaptchaRequired, E.Conflict, E.RateLimited,
-            E.ServiceUnavailable) as exc:
-        return _registration_page(request, keep, status=status_for(exc), headers=_error_headers(exc),
-                                  **_form_errors(request, exc))
+async def registration_submit(page: UiPage, form: Form[RegistrationIn]) -> Response:
+    async with page.form(partial(registration_form, page, None), form) as body:
+        view = await page.services.registration.start(body, page.ctx)
     return redirect(f"/registration/code?flow={view.flow_id}")
 
 
-def _code_page(request: Request, view: Any, status: int = 200, **extra: Any) -> Response:
-    return render(request, "registration_code.html", status=status, view=view, session=None, **extra)
-
-
 @router.get("/registration/code")
-async def registration_code_form(request: Request, flow: str = "") -> Response:
-    services = get_services(request)
-    view = await services.registration.view(flow)
-    if view.state != "code_sent":
+async def registration_code_form(page: UiPage, flow: str = "") -> Response:
+    view = await page.services.registration.view(flow)
+    if view.state != "code_sent" and not page.shown:  # after a failed post the page shows the error as it is
         return redirect("/cabinet")
-    return _code_page(request, view, notice=request.query_params.get("sent") == "1")
+    return page.render("registration_code.html", view=view, session=None, notice=page.flag("sent"),
+                       enumeration_safe=page.services.registration.policy.enumeration_safe)
 
 
 @router.post("/registration/code")
-async def registration_code_submit(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    flow_id = form.get("flow", "")
-    try:
-        result = await services.registration.submit_code(flow_id, form.get("code"), make_context(request, "ui"))
-    except (E.ValidationFailed, E.Conflict, E.RateLimited, E.StepNotAllowed) as exc:
-        view = await services.registration.view(flow_id)
-        return _code_page(request, view, status=status_for(exc), headers=_error_headers(exc),
-                          **_form_errors(request, exc))
+async def registration_code_submit(page: UiPage, form: Form[FlowCodeIn]) -> Response:
+    async with page.form(partial(registration_code_form, page, form.get("flow")), form) as body:
+        result = await page.services.registration.submit_code(body.flow, body.code, page.ctx)
     if isinstance(result, Completed):
-        return _registered(request, result)
+        return await _registered(page, result)
     return redirect(f"/registration/password?flow={result.flow_id}")
 
 
-def _registered(request: Request, done: Completed) -> Response:
-    services = get_services(request)
-    if services.preset.registration == "rostelecom":
+@router.post("/registration/resend")
+async def registration_resend(page: UiPage, form: Form[FlowIn]) -> Response:
+    async with page.form(partial(registration_code_form, page, form.get("flow")), form) as body:
+        view = await page.services.registration.resend(body.flow, page.ctx)
+    return redirect(f"/registration/code?flow={view.flow_id}&sent=1")
+
+
+async def _registered(page: Page, done: Completed) -> Response:
+    if page.services.registration.variant.done_page:
         # The seed: «Если всё прошло успешно, Вы увидите на экране такую надпись. Кликайте «Войти».»
-        response: Response = render(request, "registration_done.html", session=None)
+        # The person is signed in already: the header says so (their name top right).
+        session = await page.services.sessions.authenticate(done.session.token)
+        response: Response = page.render("registration_done.html", session=session)
     else:
         # kit: registration continues with «Добавление компании для завершения регистрации»
-        response = redirect("/companies/new" if services.companies.required else "/cabinet")
-    set_session_cookie(response, request, done.session.token, done.session.remember, done.session.expires_at)
-    return response
-
-
-def _password_page(request: Request, flow_id: str, status: int = 200, **extra: Any) -> Response:
-    return render(request, "registration_password.html", status=status, flow_id=flow_id, session=None, **extra)
+        response = redirect("/companies/new" if page.services.companies.required else "/cabinet")
+    return set_session_cookie(response, page.request, done.session)
 
 
 @router.get("/registration/password")
-async def registration_password_form(request: Request, flow: str = "") -> Response:
-    view = await get_services(request).registration.view(flow)
-    if view.state != "password_needed":
-        return redirect(f"/registration/code?flow={view.flow_id}" if view.state == "code_sent" else "/cabinet")
-    return _password_page(request, view.flow_id)
+async def registration_password_form(page: UiPage, flow: str = "") -> Response:
+    if not page.shown:  # after a failed post the form is shown again as it is
+        view = await page.services.registration.view(flow)
+        if view.state != "password_needed":
+            return redirect(f"/registration/code?flow={view.flow_id}" if view.state == "code_sent" else "/cabinet")
+    return page.render("registration_password.html", flow_id=flow, session=None)
+
+
+class _FlowPasswordIn(PasswordIn, FlowIn):
+    pass
 
 
 @router.post("/registration/password")
-async def registration_password_submit(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    flow_id = form.get("flow", "")
-    try:
-        done = await services.registration.set_password(flow_id, form.get("password"), form.get("password_repeat"),
-                                                        make_context(request, "ui"))
-    except (E.ValidationFailed, E.FormErrors, E.Conflict, E.StepNotAllowed) as exc:
-        return _password_page(request, flow_id, status=status_for(exc), **_form_errors(request, exc))
-    return _registered(request, done)
+async def registration_password_submit(page: UiPage, form: Form[_FlowPasswordIn]) -> Response:
+    async with page.form(partial(registration_password_form, page, form.get("flow")), form) as body:
+        done = await page.services.registration.set_password(body.flow, body.password, body.password_repeat,
+                                                             page.ctx)
+    return await _registered(page, done)
 
 
 @router.get("/verify-email")
-async def verify_email_form(request: Request, token: str = "") -> Response:
-    return render(request, "verify_email.html", token=token[:128], session=await optional_session(request))
+async def verify_email_form(page: UiPage, session: OptionalSessionDep, token: str = "") -> Response:
+    return page.render("verify_email.html", token=token[:128], session=session)
 
 
 @router.post("/verify-email")
-async def verify_email_submit(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    await services.registration.confirm_email(form.get("token"), make_context(request, "ui"))
-    return render(request, "verify_email.html", token="", confirmed=True, session=await optional_session(request))
-
-
-@router.post("/registration/resend")
-async def registration_resend(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    flow_id = form.get("flow", "")
-    try:
-        view = await services.registration.resend(flow_id, make_context(request, "ui"))
-    except (E.RateLimited, E.StepNotAllowed, E.ServiceUnavailable) as exc:
-        view = await services.registration.view(flow_id)
-        return _code_page(request, view, status=status_for(exc), headers=_error_headers(exc),
-                          **_form_errors(request, exc))
-    return redirect(f"/registration/code?flow={view.flow_id}&sent=1")
+async def verify_email_submit(page: UiPage, session: OptionalSessionDep, form: Form[EmailLinkIn]) -> Response:
+    await page.services.registration.confirm_email(form.parse().token, page.ctx)
+    return page.render("verify_email.html", token="", confirmed=True, session=session)
 
 
 # -- sign-in / sign-out ----------------------------------------------------------------------
 
-async def _login_page(request: Request, method: str, values: dict[str, str], status: int = 200,
-                      **extra: Any) -> Response:
-    services = get_services(request)
-    if method not in services.preset.signin_methods:
-        method = services.preset.signin_methods[0]
-    captcha = extra.pop("captcha", None)
-    if captcha is None:
-        captcha = await services.login.captcha_needed(method, None)
-    return render(request, "login.html", status=status, method=method, values=values, captcha=captcha,
-                  session=None, **extra)
-
-
-def _return_to(request: Request, value: str | None) -> str | None:
-    csrf = services_csrf(get_services(request))
-    return safe_return_to(value, csrf.origins)
-
-
 @router.get("/login")
-async def login_form(request: Request, method: str = "phone", return_to: str = "") -> Response:
-    target = _return_to(request, return_to)
-    if await optional_session(request):
-        return redirect(target or "/cabinet")
-    return await _login_page(request, method, {"country": "RU", "return_to": target or ""})
+async def login_form(page: UiPage, session: OptionalSessionDep, method: str = "phone", return_to: str = "",
+                     hint: str = "") -> Response:
+    if session:
+        return redirect(page.return_to(return_to) or "/cabinet")
+    values = page.values or {"country": "RU", "method": method, "return_to": return_to}
+    if hint:  # a partner's login_hint (OpenID Connect Core §3.1.2.1): the field is filled in, nothing more
+        values[method if method in ("phone", "email", "login") else "login"] = hint[:254]
+    methods = page.services.preset.signin_methods
+    method = values.get("method", "phone")
+    method = method if method in methods else methods[0]
+    failure = page.shown.get("failure")
+    captcha = isinstance(failure, CaptchaRequired) or await page.services.login.captcha_needed(method, None)
+    values = {**values, "return_to": page.return_to(values.get("return_to")) or ""}
+    return page.render("login.html", method=method, values=values, captcha=captcha, session=None,
+                       has_device=bool(page.request.cookies.get(device_cookie(page.services))),
+                       passkeys="passkey" in page.services.login.ceremonies)
 
 
 @router.post("/login")
-async def login_submit(request: Request) -> Response:
-    form = await read_form(request)
-    services = get_services(request)
-    method = form.get("method", "phone")
-    inp = LoginInput(
-        method=method,
-        phone=form.get("phone"),
-        country=form.get("country", "RU")[:3],
-        login=form.get("login"),
-        email=form.get("email"),
-        snils=form.get("snils"),
-        card=form.get("card"),
-        password=form.get("password"),
-        remember=form.get("remember") == "on",
-        captcha=form.get("captcha") or None,
-    )
-    keep = {k: form.get(k, "") for k in ("phone", "country", "login", "email", "snils", "remember")}
-    target = _return_to(request, form.get("return_to"))
-    keep["return_to"] = target or ""
-    previous, _ = token_from(request, services)
-    try:
-        _account, session = await services.login.login(inp, make_context(request, "ui"))
-    except E.DostupError as exc:
-        if isinstance(exc, (E.NotFound, E.Forbidden)):
-            raise
-        captcha = isinstance(exc, E.CaptchaRequired) or None
-        return await _login_page(request, method, keep, status=status_for(exc), headers=_error_headers(exc),
-                                 captcha=captcha, **_form_errors(request, exc))
+async def login_submit(page: UiPage, form: Form[LoginIn]) -> Response:
+    async with page.form(partial(login_form, page, None), form) as body:
+        outcome = await page.services.login.login(body, page.ctx)
+    return await signed_in_page(page, outcome, page.return_to(form.get("return_to")))
+
+
+async def signed_in_page(page: Page, outcome: LoginOutcome, target: str | None) -> Response:
+    """Where a login flow's outcome takes the browser: the second step, or the cabinet."""
+    if outcome.session is None:
+        query = urlencode({"flow": outcome.flow_id, **({"return_to": target} if target else {})})
+        return redirect(f"/login/second-factor?{query}")
+    previous, _ = token_from(page.request, page.services)
     if previous:  # rotation: the session this browser had before signing in ends now
-        await services.sessions.revoke_token(previous)
-    response = redirect(target or "/cabinet")
-    set_session_cookie(response, request, session.token, session.remember, session.expires_at)
-    return response
+        await page.services.sessions.revoke_token(previous)
+    return set_session_cookie(redirect(target or "/cabinet"), page.request, outcome.session)
 
 
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    await read_form(request)
-    services = get_services(request)
-    token, _ = token_from(request, services)
-    if token:
-        account_id = await services.sessions.revoke_token(token)
-        if account_id:
-            from dostup.accounts.events import record_event
+@router.post("/logout", dependencies=[CHECKED])
+async def logout(page: UiPage) -> Response:
+    await page.services.sign_out(token_from(page.request, page.services)[0], page.ctx)
+    return clear_session_cookie(redirect("/login"), page.request)
 
-            async with services.db.write() as s:
-                record_event(s, kind="logout", outcome="success", ctx=make_context(request, "ui"),
-                             now=services.clock.now(), account_id=account_id)
-    response = redirect("/login")
-    clear_session_cookie(response, request)
-    return response
+
+@router.get("/recovery")
+async def recovery_form(page: UiPage) -> Response:
+    return page.render("recovery.html", values=page.values or {"country": "RU"}, session=None)
+
+
+@router.post("/recovery")
+async def recovery_submit(page: UiPage, form: Form[RecoveryIn]) -> Response:
+    async with page.form(partial(recovery_form, page), form) as body:
+        result = await page.services.recovery.request(body, page.ctx)
+    return page.render("recovery_done.html", result=result, session=None)
 
 
 # -- cabinet ---------------------------------------------------------------------------------
 
 @router.get("/cabinet")
-async def cabinet(request: Request) -> Response:
-    from dostup.web.ui.guard import page_session
-
-    session = await page_session(request)
-    if isinstance(session, Response):
-        return session
-    step = await get_services(request).companies.onboarding_step(session.account_id)
+async def cabinet(page: UiPage, session: CabinetPage) -> Response:
+    step = await page.services.companies.onboarding_step(session.account_id)
     if step is not None:  # registration is not complete before a company is confirmed
         return redirect("/companies/new" if step == "add" else "/companies")
-    return render(request, "cabinet.html", session=session)
+    status = await page.services.profile.status(session.account_id) if page.services.preset.account_levels else None
+    return page.render("cabinet.html", session=session, account_status=status)
+
+
+@router.get("/docs/{doc_id}")
+@router.get("/docs/{doc_id}/{version}")
+async def document(page: UiPage, session: OptionalSessionDep, doc_id: str, version: str | None = None) -> Response:
+    return page.render("document.html", document=page.services.legal.find(doc_id, version), session=session)

@@ -1,0 +1,98 @@
+// panva's oidc-provider (OpenID Certified) configured like Dostup, for bench/oidc_bench.py.
+//
+//   node bench/oidc/provider.mjs PORT
+//
+// Like Dostup: one confidential client (client_secret_basic), code flow with PKCE S256 required,
+// 60 s codes, 300 s access tokens, RS256 ID tokens, scopes openid profile phone, one process.
+// Unlike Dostup (its defaults, kept): opaque access tokens (Dostup: ES256 JWTs checked against
+// revocation) and an in-memory store (Dostup: SQLite).  Codes are minted out of band by
+// POST /bench/mint?n=N (the same for Dostup: bench/oidc_bench.py writes them into its database),
+// so that only the token endpoint is measured.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2] || 3000);
+const issuer = `http://127.0.0.1:${port}`;
+const REDIRECT = 'https://rp.example/cb';
+const VERIFIER = process.env.BENCH_VERIFIER || 'bench-verifier-bench-verifier-bench-verifier-0123';
+const CHALLENGE = crypto.createHash('sha256').update(VERIFIER).digest('base64url');
+
+const store = new Map();
+const byGrant = new Map();
+class MapAdapter {
+  constructor(name) { this.name = name; }
+  key(id) { return `${this.name}:${id}`; }
+  async upsert(id, payload) {
+    store.set(this.key(id), payload);
+    if (payload.grantId) {
+      if (!byGrant.has(payload.grantId)) byGrant.set(payload.grantId, new Set());
+      byGrant.get(payload.grantId).add(this.key(id));
+    }
+  }
+  async find(id) { return store.get(this.key(id)); }
+  async findByUid() { return undefined; }
+  async findByUserCode() { return undefined; }
+  async consume(id) { const p = store.get(this.key(id)); if (p) p.consumed = Math.floor(Date.now() / 1000); }
+  async destroy(id) { store.delete(this.key(id)); }
+  async revokeByGrantId(grantId) {
+    for (const k of byGrant.get(grantId) || []) store.delete(k);
+    byGrant.delete(grantId);
+  }
+}
+
+async function jwk(alg, opts) {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...opts });
+  return { ...(await exportJWK(privateKey)), alg, use: 'sig', kid: `${alg.toLowerCase()}-1` };
+}
+
+const provider = new Provider(issuer, {
+  adapter: MapAdapter,
+  clients: [{
+    client_id: 'bench', client_secret: 'bench-secret-0123456789-bench-secret-0123456789',
+    redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256',
+  }],
+  jwks: { keys: [await jwk('RS256', { modulusLength: 2048 }), await jwk('ES256')] },
+  pkce: { required: () => true },
+  scopes: ['openid', 'profile', 'phone', 'offline_access'],
+  claims: { openid: ['sub'], profile: ['family_name', 'given_name', 'name'], phone: ['phone_number', 'phone_number_verified'] },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, family_name: 'Петров', given_name: 'Иван', name: 'Иван Петров',
+      phone_number: '+79120000001', phone_number_verified: true }),
+  }),
+  features: { devInteractions: { enabled: false }, revocation: { enabled: true }, introspection: { enabled: true } },
+  ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 600, Grant: 3600 },
+  cookies: { keys: ['bench-cookie-key-0123456789'] },
+});
+
+async function mint(n) {
+  const client = await provider.Client.find('bench');
+  const codes = [];
+  for (let i = 0; i < n; i += 1) {
+    const grant = new provider.Grant({ accountId: 'user-1', clientId: 'bench' });
+    grant.addOIDCScope('openid profile phone');
+    const grantId = await grant.save();
+    const code = new provider.AuthorizationCode({
+      accountId: 'user-1', client, grantId, redirectUri: REDIRECT, scope: 'openid profile phone',
+      codeChallenge: CHALLENGE, codeChallengeMethod: 'S256', nonce: `n-${i}`,
+      authTime: Math.floor(Date.now() / 1000), acr: 'urn:dostup:loa:1:aal1', amr: ['pwd'],
+    });
+    codes.push(await code.save());
+  }
+  return codes;
+}
+
+const callback = provider.callback();
+http.createServer(async (req, res) => {
+  if (req.method === 'POST' && req.url.startsWith('/bench/mint')) {
+    const n = Number(new URL(req.url, issuer).searchParams.get('n') || '1');
+    const codes = await mint(n);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ codes, verifier: VERIFIER }));
+    return;
+  }
+  callback(req, res);
+}).listen(port, '127.0.0.1', () => process.stdout.write(`listening on ${issuer}\n`));

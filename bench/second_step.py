@@ -1,0 +1,124 @@
+"""Server CPU of one TOTP second sign-in step against one whoami (issue 10 §7: at most 3×).
+
+    .venv/bin/python bench/second_step.py [--accounts 200] [--whoami 2000]
+
+Starts ``dostup serve`` (SQLite, the bench limits of run.py), seeds accounts, enrols TOTP for each
+through the API, signs each in with its password (the first factor, not measured), waits for the
+next TOTP step, then measures the server's CPU (every thread, from /proc) over the second steps
+(``POST /api/v1/login/{flow}/second-factor``, one per flow, codes computed with pyotp) and over as
+many whoami requests per round, sent by the same client at the same concurrency.  The ratio is
+CPU per second step / CPU per whoami; rounds alternate and the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyotp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (bench/run.py: servers, seeding, /proc accounting)
+
+CONCURRENCY = 10
+
+
+async def _gather(client: httpx.AsyncClient, requests: list[tuple[str, str, dict | None, str | None]]) -> int:
+    sem = asyncio.Semaphore(CONCURRENCY)
+    failed = 0
+
+    async def one(method: str, url: str, body: dict | None, token: str | None) -> None:
+        nonlocal failed
+        async with sem:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            r = await client.request(method, url, json=body, headers=headers)
+            failed += r.status_code != 200
+
+    await asyncio.gather(*(one(*r) for r in requests))
+    return failed
+
+
+def _cpu(server: run.Server) -> float:
+    return sum(run.thread_cpu(server.pids()).values())
+
+
+async def _enrol(client: httpx.AsyncClient, server: run.Server, n: int) -> str:
+    token = run.login(server, n)
+    auth = {"Authorization": f"Bearer {token}"}
+    e = (await client.post("/api/v1/settings/totp", headers=auth)).json()
+    secret = e["secret"]
+    r = await client.post("/api/v1/settings/totp/confirm", headers=auth,
+                          json={"flow_id": e["flow_id"], "code": pyotp.TOTP(secret).now()})
+    assert r.status_code == 200, r.text
+    return str(secret)
+
+
+async def _flows(client: httpx.AsyncClient, first: int, count: int) -> list[str]:
+    flows = []
+    for n in range(first, first + count):
+        r = await client.post("/api/v1/login", json={"method": "phone", "phone": run.seeded_phone(n),
+                                                     "password": run.PASSWORD})
+        flows.append(r.json()["second_factor"]["flow_id"])
+    return flows
+
+
+async def main_async(accounts: int, whoamis: int, rounds: int) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="dostup-bench-2fa-"))
+    server = run.start_dostup(tmp, "dostup")
+    try:
+        run.seed(server, 0, accounts * rounds + 1)
+        token = run.login(server, accounts * rounds)  # a plain account for whoami
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
+            secrets = [await _enrol(client, server, n) for n in range(accounts * rounds)]
+            step = int(time.time()) // 30
+            while int(time.time()) // 30 == step:  # the enrolment codes' step is spent
+                await asyncio.sleep(0.2)
+            ratios, per_step, per_whoami = [], [], []
+            for r in range(rounds):
+                first = r * accounts
+                flows = await _flows(client, first, accounts)
+                when = dt.datetime.now(dt.UTC)
+                bodies = [("POST", f"/api/v1/login/{f}/second-factor",
+                           {"method": "totp", "code": pyotp.TOTP(secrets[first + i]).at(when)}, None)
+                          for i, f in enumerate(flows)]
+                before = _cpu(server)
+                failed = await _gather(client, bodies)
+                step_cpu = (_cpu(server) - before) / accounts
+                before = _cpu(server)
+                failed += await _gather(client, [("GET", "/api/v1/whoami", None, token)] * whoamis)
+                whoami_cpu = (_cpu(server) - before) / whoamis
+                if failed:
+                    print(f"round {r + 1}: {failed} failed requests", file=sys.stderr)
+                    return 1
+                per_step.append(step_cpu * 1e3)
+                per_whoami.append(whoami_cpu * 1e3)
+                ratios.append(step_cpu / whoami_cpu)
+                print(f"round {r + 1}: second step {step_cpu * 1e3:.2f} ms CPU, whoami {whoami_cpu * 1e3:.3f} ms CPU,"
+                      f" ratio {ratios[-1]:.2f}")
+        ratio = statistics.median(ratios)
+        print(f"TOTP second step / whoami, server CPU per request: {ratio:.2f} (goal ≤ 3.0) — "
+              f"{'PASS' if ratio <= 3.0 else 'FAIL'}; medians {statistics.median(per_step):.2f} ms vs "
+              f"{statistics.median(per_whoami):.3f} ms")
+        return 0 if ratio <= 3.0 else 1
+    finally:
+        run.stop_all()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--accounts", type=int, default=200)
+    p.add_argument("--whoami", type=int, default=2000)
+    p.add_argument("--rounds", type=int, default=3)
+    a = p.parse_args()
+    return asyncio.run(main_async(a.accounts, a.whoami, a.rounds))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+"""Dostup as a client of identity providers (OpenID Connect / OAuth 2.0): social sign-in now,
+«подтверждение через банк» (levels of assurance) next.  No HTTP framework here; the flows that
+use it live in ``dostup.selfservice.methods.social``."""

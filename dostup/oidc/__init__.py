@@ -1,0 +1,1 @@
+"""OpenID Connect: Dostup as a provider to the company's partner sites (``provider``)."""

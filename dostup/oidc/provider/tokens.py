@@ -1,0 +1,59 @@
+"""What the tokens Dostup issues say: one definition for both ways a code is exchanged (the direct
+path of ``exchange.py`` and Authlib's grant in ``server.py``) and for refresh.
+
+* access token: an RFC 9068 JWT (``typ: at+jwt``), ES256, with a ``jti`` that has a row (revocation);
+* ID token: OpenID Connect Core §2 / §3.1.3.6 — ``iss``, ``aud``, ``iat``, ``exp``, then the sign-in's
+  ``nonce``, ``auth_time``, ``acr``, ``amr``, the access token's ``at_hash``, ``sub`` and ``sid``
+  (Back-Channel Logout §2.1), in the order Authlib's ``OpenIDCode`` writes them; RS256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from dostup.core.crypto import Keyring
+from dostup.oidc.provider.keys import SigningKey, sign_jwt
+
+
+def access_token(key: SigningKey, *, issuer: str, sub: str, client_id: str, now: int, ttl: int, jti: str,
+                 scope: str, auth_time: int, acr: str, amr: tuple[str, ...]) -> str:
+    claims = {"iss": issuer, "sub": sub, "aud": client_id, "client_id": client_id, "iat": now, "exp": now + ttl,
+              "jti": jti, "scope": scope, "auth_time": auth_time, "acr": acr, "amr": list(amr)}
+    return sign_jwt(key, {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, claims)
+
+
+def at_hash(access: str) -> str:
+    """OpenID Connect Core §3.1.3.6: the left half of the access token's SHA-256 (RS256's hash)."""
+    digest = hashlib.sha256(access.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def id_token_claims(*, issuer: str, client_id: str, now: int, ttl: int, nonce: str | None, auth_time: int,
+                    acr: str | None, amr: tuple[str, ...], access: str | None, sub: str,
+                    sid: str | None) -> dict[str, Any]:
+    claims: dict[str, Any] = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + ttl}
+    if nonce:
+        claims["nonce"] = nonce
+    if auth_time:
+        claims["auth_time"] = auth_time
+    if acr:
+        claims["acr"] = acr
+    if amr:
+        claims["amr"] = list(amr)
+    if access:
+        claims["at_hash"] = at_hash(access)
+    claims["sub"] = sub
+    if sid:
+        claims["sid"] = sid
+    return claims
+
+
+def id_token(key: SigningKey, claims: dict[str, Any]) -> str:
+    return sign_jwt(key, {"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims)
+
+
+def session_sid(keyring: Keyring, session_id: str) -> str:
+    """The ``sid`` partners see (OpenID Connect Back-Channel Logout §2.1): not the session's own id."""
+    return keyring.mac("oidc-sid", session_id)[:32]

@@ -1,0 +1,1 @@
+"""The password (argon2id, ``dostup.credentials.password``)."""

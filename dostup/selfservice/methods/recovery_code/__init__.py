@@ -1,0 +1,1 @@
+"""Recovery codes (``dostup.credentials.recovery_codes``): a second factor, and the fallback of TOTP."""

@@ -1,0 +1,1 @@
+"""The temporary password sent by access recovery (SPEC §4.3)."""

@@ -1,0 +1,1 @@
+"""TOTP (``dostup.credentials.totp``): a second factor, a re-authentication proof, enrolled in settings."""

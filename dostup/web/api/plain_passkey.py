@@ -1,0 +1,79 @@
+"""A passkey sign-in's two JSON calls answered before the middleware stack and router, as whoami
+(``web/api/plain_session.py``): ``POST /login/passkey/options`` and ``POST /login/passkey``.
+
+The same route functions (``api/passkeys.py``: ``PLAIN``) run on the same request, inside the same
+limits ledger (``charged_only_on_success``), and a success is sent with the same headers, every
+security header included.  Anything else goes through the application unchanged:
+
+- a request without a ``Content-Length`` within the body limit is declined before its body is read;
+- a refusal or an error (4xx, a database outage's 503, a 500) is not answered here: the body read
+  is replayed to the application, and the route raises the very exception the fast call raised
+  (``FAST_ERROR`` in the scope), so the application's handlers write its status, body and headers
+  — nothing is done twice (a spent challenge stays spent once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from dostup.guards.limits import charged_only_on_success
+
+FAST_ERROR = "dostup.fast_error"
+
+Route = Callable[[Request], Awaitable[Response]]
+
+
+class FastPasskeySignIn:
+    def __init__(self, routes: dict[str, Route], headers: list[tuple[bytes, bytes]], max_bytes: int) -> None:
+        self.routes = routes
+        self._headers = headers
+        self._max = max_bytes
+
+    async def __call__(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """None when answered; else the ``receive`` the application is to be called with."""
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+        if length is None or not length.isdigit() or int(length) > self._max:
+            return receive
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay(b"".join(chunks), message)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            async with charged_only_on_success():
+                response = await route(Request(scope, _replay(body)))
+        except Exception as exc:  # noqa: BLE001 - answered by the application's handlers, as before
+            scope[FAST_ERROR] = exc
+            return _replay(body)
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": [*response.raw_headers, *self._headers]})
+        await send({"type": "http.response.body", "body": response.body})
+        return None
+
+
+def _replay(body: bytes, then: Message | None = None) -> Receive:
+    """A ``receive`` that gives ``body`` once, then ``then`` (a disconnect) or waits for nothing."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return then or {"type": "http.disconnect"}
+
+    return receive

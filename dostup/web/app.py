@@ -1,0 +1,121 @@
+"""``create_app(services)``: the HTTP surface over services built by :func:`dostup.services.build_services`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from dostup.services import Services
+from dostup.web import dev
+from dostup.web.api import (
+    PREFIX,
+    account,
+    admin,
+    auth,
+    companies,
+    contracts,
+    documents,
+    history,
+    passcode,
+    passkeys,
+    recovery,
+    registration,
+    second_factor,
+    settings,
+    social,
+)
+from dostup.web.api.plain_passkey import FastPasskeySignIn
+from dostup.web.api.plain_session import FastWhoami
+from dostup.web.errors import install_error_handlers
+from dostup.web.middleware import BodyLimit, LimitsLedger, SecurityHeaders, security_headers
+from dostup.web.oidc import admin_api, apps_api, apps_pages, authorize, endpoints, logout
+from dostup.web.ui import (
+    account_pages,
+    company_pages,
+    contract_pages,
+    history_pages,
+    pages,
+    passcode_pages,
+    passkey_pages,
+    second_factor_pages,
+    social_pages,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Each API router is included once with the prefix (FastAPI matches nested included routers once
+# per level on every request).
+API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
+       admin, social, documents)
+OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
+UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
+      company_pages, contract_pages, social_pages)
+
+
+class DostupApp(FastAPI):
+    """FastAPI, with whoami's fast path (``api/plain_session.py``) tried before the middleware
+    stack: an answer it declines goes through the application as usual."""
+
+    fast_whoami: FastWhoami | None = None
+    fast_passkey: FastPasskeySignIn | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_whoami
+        if fast is not None and scope["type"] == "http" and scope["path"] == WHOAMI and await fast(scope, send):
+            return
+        passkey = self.fast_passkey
+        if passkey is not None and scope["type"] == "http" and scope["method"] == "POST":
+            route = passkey.routes.get(scope["path"])
+            if route is not None:
+                scope["app"] = self  # as Starlette sets it: the routes find the services through it
+                replay = await passkey(route, scope, receive, send)
+                if replay is None:
+                    return
+                receive = replay
+        await super().__call__(scope, receive, send)
+
+
+WHOAMI = PREFIX + "/whoami"
+
+
+def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
+    production = services.settings.production
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start(run_migrations=run_migrations)
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = DostupApp(title="Dostup", version="0.1.0", openapi_url="/api/openapi.json",
+                  docs_url=None if production else "/api/docs", redoc_url=None, lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    for module in API:
+        app.include_router(module.router, prefix=PREFIX)
+    for module in (*OIDC, *UI, *(() if production else (dev,))):
+        app.include_router(module.router)
+    # The hot calls on plain Starlette routes (``api/plain.py``) come first, before every included
+    # router: the app tries its routes in order, and each included router matches its own in turn.
+    app.router.routes[:0] = [Route(prefix + path, endpoint, methods=methods, include_in_schema=False)
+                             for prefix, modules in ((PREFIX, API), ("", OIDC))
+                             for module in modules for path, endpoint, methods in getattr(module, "PLAIN", ())]
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(LimitsLedger)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes,
+                       message=services.catalog.text("error.too_large", "ru"))
+    app.add_middleware(SecurityHeaders, production=production, form_targets=services.social.form_targets())
+    app.fast_whoami = FastWhoami(services, security_headers(production=production,
+                                                            form_targets=services.social.form_targets()))
+    app.fast_passkey = FastPasskeySignIn({PREFIX + path: route for path, route, _ in passkeys.PLAIN},
+                                         security_headers(production=production,
+                                                          form_targets=services.social.form_targets()),
+                                         services.settings.max_body_bytes)
+    return app

@@ -1,0 +1,201 @@
+"""Every hot query is served by an index (issue 13 §1), on SQLite and on PostgreSQL.
+
+The database gets a few thousand customers (``bench/bulk_seed.py``, the scale bench's own seeder:
+accounts, sessions, ten security events each, messages, companies, contracts, cards, credentials,
+OIDC rows) and fresh statistics (``ANALYZE``), so the planners decide as they would in production;
+no planner switch is forced.  Then the hot paths run through the real app and use-cases — whoami,
+sign-in by phone / email / login / SNILS / card, registration up to the code and its confirmation,
+recovery, the history pages of both surfaces (first and next page), sessions, companies, contracts,
+OIDC codes, tokens and consents — and every statement they send is recorded: SQLite's own trace of
+each connection (the statements with their values), SQLAlchemy's ``before_cursor_execute`` on
+PostgreSQL (plus the session reader's own asyncpg query).  Each recorded statement is then
+explained on the same database (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``), and the test fails on any
+full scan of a table that grows with the customers: ``SCAN <table>`` on SQLite, ``Seq Scan on
+<table>`` on PostgreSQL.  Tables bounded by configuration (partners, signing keys) may be scanned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from bench import bulk_seed as seed
+from dostup.core.crypto import Keyring
+from dostup.oidc.provider.records import Subject
+from dostup.oidc.provider.store import GrantStore
+from dostup.selfservice.contracts import CardFinder
+from dostup.selfservice.login.finders import default_finders
+from dostup.session import reader
+from tests.flows.helpers import PASSWORD, register
+from tests.support import ApiSurface, captcha_token
+
+ACCOUNTS = 3000
+SMALL = {"oidc_clients", "oidc_keys", "alembic_version"}  # bounded by configuration, not by customers
+_LIMIT = re.compile(r"\bLIMIT\b", re.I)
+# the development outbox (/dev/outbox, ``last_code`` in the tests): not served in production
+_DEV = re.compile(r"FROM outbox ORDER BY", re.I)
+_SKIP = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|ANALYZE|SELECT pg_|SELECT 1\b|"
+                   r"select pg_|show |SET |select current_schema|SELECT CAST|select version)", re.I)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every statement sent while the test runs (set up before the services open connections)."""
+    found: list[Any] = []
+    original = sqlite3.connect
+
+    def connect(*args: Any, **kw: Any) -> sqlite3.Connection:
+        conn = original(*args, **kw)
+        conn.set_trace_callback(found.append)  # the statement with its values bound
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", connect)
+
+    def listener(conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
+        if conn.dialect.name == "postgresql":
+            found.append((statement, parameters[0] if many and parameters else parameters))
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    yield found
+    event.remove(Engine, "before_cursor_execute", listener)
+
+
+async def _seed(services: Any) -> None:
+    shared = await services.hasher.hash(PASSWORD)
+    await seed.bulk_seed(services.settings.database_url, services.settings.secret_key, seed.Plan(ACCOUNTS),
+                         progress=False, hashes=([], shared), fast=False)
+
+
+async def _scenario(services: Any, client_factory: Any) -> None:
+    """The hot paths, through the app where it has them and through the use-cases otherwise."""
+    n = 42
+    api = ApiSurface(client_factory())
+    bearer = {"Authorization": f"Bearer {seed.session_token(n)}"}
+    who = await api.client.get("/api/v1/whoami", headers=bearer)
+    assert who.status_code == 200, who.text
+    for path in ("/api/v1/security-events", "/api/v1/notifications"):
+        first = await api.client.get(path, params={"per_page": 1}, headers=bearer)
+        assert first.status_code == 200 and len(first.json()["items"]) == 1, first.text
+        nxt = await api.client.get(path, params={"per_page": 1, "before": first.json()["next"]}, headers=bearer)
+        assert nxt.status_code == 200 and nxt.json()["items"], nxt.text
+    for path in ("/api/v1/sessions", "/api/v1/companies", "/api/v1/contracts"):
+        assert (await api.client.get(path, headers=bearer)).status_code == 200, path
+    ui = client_factory()
+    ui.cookies.set("dostup_session", seed.session_token(n))
+    for path in ("/security", "/notifications"):
+        assert (await ui.get(path)).status_code == 200, path
+
+    # sign-in: the API with a phone, and every identifier's finder (what the sign-in looks up first)
+    signin = await api.client.post("/api/v1/login", json={"method": "phone", "phone": seed.phone(n + 1),
+                                                          "password": PASSWORD})
+    assert signin.status_code == 200, signin.text
+    finders = {**default_finders(services.db), "card": CardFinder(services.db, Keyring(services.settings.secret_key))}
+    for kind, value in (("phone", seed.phone(n)), ("email", seed.email(n)), ("login", seed.login(n)),
+                        ("snils", seed.snils(n)), ("card", seed.card_number(40))):
+        assert await finders[kind].find(value) is not None, kind
+
+    # registration up to the code and its confirmation (signed in afterwards), then sign-out
+    newcomer = ApiSurface(client_factory())
+    await register(newcomer, "+79123456789")
+    assert (await newcomer.logout()).ok
+
+    # recovery of a seeded account
+    rec = await api.client.post("/api/v1/recovery", json={"phone": seed.phone(n + 2),
+                                                          "captcha": await captcha_token(api.client, "recover")})
+    assert rec.status_code == 200, rec.text
+    # a failed unit of work gives its limit counts back (the SQL counter store: SQLite here, and
+    # PostgreSQL without Redis); the seeded counters stand for every live limit
+    await services.store.give_back([f"bench:signin-fail:{seed.phone(n)}"])
+    # a contract already linked to another cabinet: registry look-up and link look-up
+    link = await api.client.post("/api/v1/contracts", json={"kind": "contract", "number": seed.contract_number(40)},
+                                 headers=bearer)
+    assert link.status_code < 500, link.text
+
+    # OIDC: codes, tokens, grants, consents
+    store, now = GrantStore(services.db), services.clock.now()
+    subject = Subject(seed.rid("a", n), seed.rid("s", n), now, "urn:dostup:loa:1:aal1", ("pwd",))
+    await store.save_code("code-42", client_id="bench-client", subject=subject, redirect_uri="https://rp.example/cb",
+                          scope="openid", nonce=None, challenge=None, method=None, now=now, ttl=60)
+    code = await store.spend_code("code-42", "bench-client", now)
+    assert code is not None
+    from_code = Subject(subject.account_id, subject.session_id, now, subject.acr, subject.amr, code_id=code.id)
+    grant = await store.save_tokens(subject=from_code, client_id="bench-client", scope="openid", access_jti="jti-42",
+                                    access_expires=now + dt.timedelta(minutes=5), refresh="refresh-42",
+                                    refresh_expires=now + dt.timedelta(days=1), now=now)
+    assert await store.access_token("jti-42", now) is not None
+    assert await store.refresh_token("refresh-42", now) is not None
+    assert await store.spend_refresh("refresh-42", "bench-client", now) is not None
+    await store.remember_consent(subject.account_id, "bench-client", ["openid"], now)
+    assert await store.consented(subject.account_id, "bench-client", {"openid"})
+    await store.consents(subject.account_id)
+    await store.end_session(seed.rid("s", n), now)
+    await store.revoke_grant(grant, now)
+    await store.withdraw(subject.account_id, "bench-client", now)
+
+
+def _sqlite_scans(path: str, statements: list[str]) -> dict[str, list[str]]:
+    conn = sqlite3.dbapi2.Connection(path)  # not the recording connect
+    bad: dict[str, list[str]] = {}
+    try:
+        for sql in dict.fromkeys(statements):
+            if _SKIP.match(sql) or _DEV.search(sql) or re.match(r"\s*INSERT\b(?!.*\bSELECT\b)", sql, re.I | re.S):
+                continue
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+            scans = [p for p in plan if (m := re.match(r"SCAN (\w+)", p)) and m.group(1) not in SMALL
+                     and not m.group(1).startswith(("CONSTANT", "(subquery"))]
+            if _LIMIT.search(sql):  # a page sorted after the fact has read every matching row first
+                scans += [p for p in plan if p.startswith("USE TEMP B-TREE FOR ORDER BY")]
+            if scans:
+                bad[sql] = plan
+    finally:
+        conn.close()
+    return bad
+
+
+async def _pg_scans(url: str, statements: list[tuple[str, Any]]) -> dict[str, list[str]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    bad: dict[str, list[str]] = {}
+    try:
+        seen: set[str] = set()
+        for sql, params in statements:
+            if sql in seen or _SKIP.match(sql) or _DEV.search(sql) or re.match(r"\s*INSERT\b(?!.*\bSELECT\b)", sql, re.I | re.S):
+                continue
+            seen.add(sql)
+            args = list(params.values()) if isinstance(params, dict) else list(params or ())
+            plan = [r[0] for r in await conn.fetch("EXPLAIN " + sql, *args)]
+            scans = [p for p in plan if (m := re.search(r"Seq Scan on (\w+)", p)) and m.group(1) not in SMALL]
+            if _LIMIT.search(sql):  # a Sort feeding a Limit read every matching row first
+                scans += [p for i, p in enumerate(plan) if re.match(r"\s*->\s+Sort\b", p) and i
+                          and re.match(r"\s*(->\s+)?Limit\b", plan[i - 1])]
+            if scans:
+                bad[sql] = plan
+    finally:
+        await conn.close()
+    return bad
+
+
+async def test_every_hot_query_is_served_by_an_index(recorded, services, client_factory):
+    await _seed(services)
+    recorded.clear()
+    await _scenario(services, client_factory)
+    url = services.settings.database_url
+    if url.startswith("sqlite"):
+        statements = [s for s in recorded if isinstance(s, str)]
+        bad = _sqlite_scans(url.split("///", 1)[1], statements)
+    else:
+        statements = [s for s in recorded if isinstance(s, tuple)]
+        statements.append((reader._SQL.format(p="$1"), ("0" * 64,)))  # the session reader's own asyncpg query
+        bad = await _pg_scans(url, statements)
+    assert len(statements) > 50, len(statements)  # the recording saw the scenario
+    report = "\n\n".join(f"{sql}\n  -> " + "\n  -> ".join(plan) for sql, plan in bad.items())
+    assert not bad, f"{len(bad)} statements scan a whole table:\n{report}"
