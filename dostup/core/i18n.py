@@ -46,9 +46,7 @@ class Catalog:
         for lang in LOCALES:
             table: dict[str, str] = {}
             for path in sorted((directory / lang).glob("*.po")):
-                with path.open("rb") as fh:
-                    po = read_po(fh, locale=lang)
-                table.update({str(m.id): str(m.string) for m in po if m.id and m.string})
+                table.update(_read(path, lang))
             messages[lang] = table
         return cls(messages, strict=strict)
 
@@ -82,6 +80,22 @@ class Catalog:
             except (KeyError, TypeError, ValueError):
                 return template
         return template
+
+
+_parsed: dict[tuple[Path, str], tuple[int, dict[str, str]]] = {}
+
+
+def _read(path: Path, lang: str) -> dict[str, str]:
+    """One ``.po`` file's translated messages, parsed once per process while the file is unchanged (every
+    ``build_services`` loads the catalog; Babel's parser is the slow part of it)."""
+    stamp = path.stat().st_mtime_ns
+    cached = _parsed.get((path, lang))
+    if cached is None or cached[0] != stamp:
+        with path.open("rb") as fh:
+            po = read_po(fh, locale=lang)
+        cached = (stamp, {str(m.id): str(m.string) for m in po if m.id and m.string})
+        _parsed[(path, lang)] = cached
+    return cached[1]
 
 
 def pick_locale(requested: str | None, accept_language: str | None = None) -> str:

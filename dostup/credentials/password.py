@@ -98,6 +98,14 @@ def _lower_priority() -> None:
         pass
 
 
+@lru_cache(maxsize=8)
+def _dummy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    """What an unknown account's password is checked against, at the configured cost: the same work as a real
+    check.  Made once per process and cost (one hash is tens of milliseconds of start-up)."""
+    argon = _Argon2(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
+    return argon.hash("dostup-dummy-password-for-equal-timing")
+
+
 class PasswordHasher:
     def __init__(self, settings: PasswordSettings) -> None:
         self._argon = _Argon2(
@@ -108,7 +116,7 @@ class PasswordHasher:
         )
         self._pool = ThreadPoolExecutor(max_workers=max(1, settings.hash_threads), thread_name_prefix="argon2",
                                         initializer=_lower_priority)
-        self._dummy = self._argon.hash("dostup-dummy-password-for-equal-timing")
+        self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
