@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from dostup.services import Services
@@ -83,6 +84,19 @@ class DostupApp(FastAPI):
 WHOAMI = PREFIX + "/whoami"
 
 
+@functools.lru_cache(maxsize=2)
+def _included_routes(production: bool) -> tuple[BaseRoute, ...]:
+    """The routers' routes, included once per process.  The routes hold no service (they find it through
+    ``request.app``), and FastAPI prepares each included route on its first match (its parameters, its
+    body and response models) and keeps that on the route: every app of the process shares the work."""
+    routes = APIRouter()
+    for module in API:
+        routes.include_router(module.router, prefix=PREFIX)
+    for module in (*OIDC, *UI, *(() if production else (dev,))):
+        routes.include_router(module.router)
+    return tuple(routes.routes)
+
+
 def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
     production = services.settings.production
 
@@ -98,10 +112,8 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
                   docs_url=None if production else "/api/docs", redoc_url=None, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
-    for module in API:
-        app.include_router(module.router, prefix=PREFIX)
-    for module in (*OIDC, *UI, *(() if production else (dev,))):
-        app.include_router(module.router)
+    app.router.routes.extend(_included_routes(production))
+    app.router._mark_routes_changed()
     # The hot calls on plain Starlette routes (``api/plain.py``) come first, before every included
     # router: the app tries its routes in order, and each included router matches its own in turn.
     app.router.routes[:0] = [Route(prefix + path, endpoint, methods=methods, include_in_schema=False)
