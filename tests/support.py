@@ -15,11 +15,21 @@ from typing import Any
 import altcha
 import httpx
 
-from dostup.settings import Settings, load_settings
+from dostup.settings import PasswordSettings, Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("DOSTUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("DOSTUP_TEST_REDIS", "redis://127.0.0.1:6379")
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+# The in-process tests hash passwords at argon2id's cheapest cost: they check what is hashed and when, and a
+# production hash on every registration and sign-in was a sixth of their time.  The production cost is the
+# settings' default, refused below SECURITY.md's floor in production (tests/unit/test_settings_bounds.py);
+# the timing tests, the hash-format test and the served walks run at it (PRODUCTION_HASHING, no override).
+_COST = PasswordSettings.model_fields
+PRODUCTION_HASHING = {"DOSTUP_PASSWORDS__ARGON2_MEMORY_KIB": str(_COST["argon2_memory_kib"].default),
+                      "DOSTUP_PASSWORDS__ARGON2_TIME_COST": str(_COST["argon2_time_cost"].default)}
+TEST_HASHING = {"DOSTUP_PASSWORDS__ARGON2_MEMORY_KIB": "64", "DOSTUP_PASSWORDS__ARGON2_TIME_COST": "1"}
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -30,6 +40,8 @@ def base_env(**overrides: str) -> dict[str, str]:
         "DOSTUP_COURIER__POLL_INTERVAL_SECONDS": "0.05",
     }
     env.update(overrides)
+    if env.get("DOSTUP_ENV") != "production":  # production refuses less than SECURITY.md's cost
+        env = {**TEST_HASHING, **env}
     return env
 
 

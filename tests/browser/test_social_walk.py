@@ -30,7 +30,8 @@ PASSWORD = "Maple-Compass-3148"
 
 
 @pytest.fixture(scope="module")
-def op_and_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProvider, Server]]:
+def op_and_server(tmp_path_factory: pytest.TempPathFactory, width: int) -> Iterator[tuple[NodeProvider, Server]]:
+    """A provider and a server of their own per width (as every walk's): each run signs up afresh."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with node_provider(tmp_path_factory.mktemp("op"), [f"{url}/social/op/callback"]) as op:

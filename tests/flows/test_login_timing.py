@@ -8,10 +8,10 @@ import time
 import pytest
 
 from tests.flows.helpers import PASSWORD, phone_e164
-from tests.support import ApiSurface
+from tests.support import PRODUCTION_HASHING, ApiSurface
 
 OPEN = {"DOSTUP_LIMITS__SIGNIN_PER_IP_PER_MINUTE": "100000", "DOSTUP_LIMITS__SIGNIN_CAPTCHA_AFTER_FAILURES": "100000",
-        "DOSTUP_LIMITS__SIGNIN_LOCK_AFTER_FAILURES": "100000"}
+        "DOSTUP_LIMITS__SIGNIN_LOCK_AFTER_FAILURES": "100000", **PRODUCTION_HASHING}
 
 
 @pytest.mark.slow

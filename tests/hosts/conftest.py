@@ -27,7 +27,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = "DOSTUP_TEST_HOSTS=skip" if MODE == "skip" else probe()
     for item in ours:
         item.add_marker(pytest.mark.hosts)
-        item.add_marker(pytest.mark.xdist_group("hosts"))  # one cluster per run, not one per xdist worker
         if reason and MODE != "require":
             item.add_marker(pytest.mark.skip(reason=f"separate hosts unavailable: {reason}"))
 

@@ -210,3 +210,13 @@ def test_validate_raises_only_validation_failed_and_accepts_only_hashable(policy
     assert 8 <= len(value) <= 128
     assert value == unicodedata.normalize("NFKC", raw)
     value.encode("utf-8")  # argon2 will be able to hash it
+
+
+async def test_the_default_cost_is_security_md_argon2id_19_mib_two_passes() -> None:
+    # The in-process tests hash at a test cost (tests/support.py TEST_HASHING); what ships is this one.
+    from dostup.credentials.password import PasswordHasher
+
+    hasher = PasswordHasher(PasswordSettings())
+    stored = await hasher.hash("correct horse battery")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), stored
+    assert await hasher.verify(stored, "correct horse battery") == (True, False)
