@@ -43,6 +43,8 @@ async def test_unknown_wrong_and_locked_medians_within_ten_percent(client_factor
             bodies[name].add(str(r.data))
     assert len({b for s in bodies.values() for b in s}) == 1  # one body for all three
     medians = {k: statistics.median(v) for k, v in times.items()}
-    base = medians["wrong"]
-    for m in medians.values():
-        assert abs(m - base) / base < 0.10, medians
+    # Each case against the wrong password tried in the same round: a busy moment of the machine (the
+    # other worker's browser walk) slows one round's three tries alike and cancels out of their ratio.
+    ratios = {k: statistics.median(t / w for t, w in zip(v, times["wrong"], strict=True)) for k, v in times.items()}
+    for ratio in ratios.values():
+        assert abs(ratio - 1) < 0.10, (ratios, medians)
