@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import run as R  # noqa: E402 - the driver's servers, wrk and parsing
+from dostup.credentials.password import GIVE_BACK_AFTER_SECONDS  # noqa: E402
 
 MIB = 1024
 
@@ -195,6 +196,9 @@ def main() -> int:
         wpeak = sampler.stop()
         log(f"registration storm: {reg.rps:.1f}/s, failed {reg.failed}; peak RSS MiB: worker {mib(wpeak['worker'])} "
             f"(VmHWM {mib(status_kib(worker.pid, 'VmHWM'))}), web {mib(wpeak['web'])}")
+        time.sleep(GIVE_BACK_AFTER_SECONDS + 2 - 3.0)  # hashing idle since the storm's end: its memory is given back
+        rested = status_kib(web.proc.pid, "VmRSS")
+        log(f"web RSS {GIVE_BACK_AFTER_SECONDS + 2:.0f} s after the storms: {mib(rested)} MiB")
 
         bounded_rows: list[str] = []
         if args.bounded:
@@ -206,7 +210,7 @@ def main() -> int:
             "| figure | measured | goal | result |",
             "|---|---|---|---|",
             f"| peak RSS, web process, sign-in storm | {mib(peak['web'])} MiB (idle {mib(idle['web'])}, after the storm "
-            f"{mib(after)}; bare FastAPI {mib(idle['bare'])} idle, {mib(peak['bare'])} peak) | <= 100 MiB | "
+            f"{mib(after)}, {GIVE_BACK_AFTER_SECONDS + 2:.0f} s after the storms {mib(rested)}; bare FastAPI {mib(idle['bare'])} idle, {mib(peak['bare'])} peak) | <= 100 MiB | "
             f"{'PASS' if peak['web'] <= 100 * MIB else 'FAIL'} |",
             f"| peak RSS, `dostup worker`, registration storm | {mib(wpeak['worker'])} MiB (idle {mib(idle['worker'])}) "
             f"| <= 80 MiB | {'PASS' if wpeak['worker'] <= 80 * MIB else 'FAIL'} |",

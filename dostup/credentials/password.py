@@ -10,20 +10,24 @@ requests (whoami) keep their latency during the storm.  Hashing still gets every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from dostup.core.errors import ValidationFailed
+from dostup.core.memory import give_back
 from dostup.settings import PasswordSettings
 
 _COMMON_FILE = Path(__file__).with_name("common_passwords.txt.gz")
@@ -88,6 +92,8 @@ class PasswordPolicy:
 
 
 HASH_THREAD_NICE = 3
+GIVE_BACK_AFTER_SECONDS = 10.0
+T = TypeVar("T")
 
 
 def _lower_priority() -> None:
@@ -117,10 +123,32 @@ class PasswordHasher:
         self._pool = ThreadPoolExecutor(max_workers=max(1, settings.hash_threads), thread_name_prefix="argon2",
                                         initializer=_lower_priority)
         self._dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+        self._in_flight = 0
+        self._give_back: asyncio.TimerHandle | None = None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn`` in the hashing pool.  Once no hash has run for ``GIVE_BACK_AFTER_SECONDS``, the
+        memory the hashes left in malloc's arenas (19 MiB each) goes back to the system
+        (``core.memory``): kept while sign-ins follow one another, not for good."""
+        loop = asyncio.get_running_loop()
+        self._in_flight += 1
+        if self._give_back is not None:
+            self._give_back.cancel()
+            self._give_back = None
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._give_back = loop.call_later(GIVE_BACK_AFTER_SECONDS, self._trim)
+
+    def _trim(self) -> None:
+        self._give_back = None
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: the process is ending
+            self._pool.submit(give_back)
 
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._argon.hash, password)
+        return await self._run(self._argon.hash, password)
 
     def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         target = stored if stored and stored.startswith("$argon2") else self._dummy
@@ -134,8 +162,9 @@ class PasswordHasher:
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         """(matches, needs_rehash).  Unknown accounts pass ``None`` and pay for a dummy hash."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._verify, stored, password)
+        return await self._run(self._verify, stored, password)
 
     def close(self) -> None:
+        if self._give_back is not None:
+            self._give_back.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
