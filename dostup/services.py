@@ -151,7 +151,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
     catalog = (catalog or Catalog.load(strict=not settings.production)).for_preset(preset.name)
     keyring = Keyring(settings.secret_key)
     db = Database(settings.database_url, timeouts=db_timeouts(settings))
-    store: CounterStore = RedisCounterStore(settings.redis_url, settings.redis_prefix, cluster=settings.redis_cluster) if settings.redis_url else sql_store(db, clock)
+    store: CounterStore = (RedisCounterStore(settings.redis_url, settings.redis_prefix, cluster=settings.redis_cluster,
+                                             timeout=settings.redis_timeout_seconds)
+                           if settings.redis_url else sql_store(db, clock))
     hasher = PasswordHasher(settings.passwords)
     reader = make_reader(settings.database_url, db_timeouts(settings), db.breaker,
                          sqlite_cache_mib=settings.db.sqlite_reader_cache_mib)

@@ -276,6 +276,8 @@ class Settings(BaseSettings):
     redis_url: str = ""
     redis_prefix: str = "{dostup}:"  # a hash tag: every limiter key in one slot, so its scripts run on Redis Cluster
     redis_cluster: bool = False  # DOSTUP_REDIS_URL is a node of a Redis Cluster (redis-py's RedisCluster)
+    # Each Redis connect and command fails after this (a 503, fail closed): a frozen Redis must not hang sign-ins.
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     preset: Literal["kit", "rostelecom", "gosuslugi", "sber"] = "kit"
     secret_key: str = ""
     public_url: str = "http://localhost:8000"  # a domain: passkeys need one (never an IP address)

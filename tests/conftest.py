@@ -99,10 +99,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
 
     asyncio.run(clean())
     # The suite runs beside browsers and other workers on two cores: the production waits (2 s connect, 3 s per
-    # statement) would turn a slow moment into a 503 here; tests/resilience checks those waits on its own cluster.
+    # statement, 1 s per Redis command) would turn a slow moment into a 503 here (a first registration's Redis
+    # call did once); tests/resilience checks those waits on its own cluster and Redis.
     return {"DOSTUP_DATABASE_URL": url, "DOSTUP_REDIS_URL": REDIS_URL, "DOSTUP_REDIS_PREFIX": redis_prefix(),
             "DOSTUP_DB__CONNECT_TIMEOUT_SECONDS": "15", "DOSTUP_DB__STATEMENT_TIMEOUT_SECONDS": "30",
-            "DOSTUP_DB__POOL_TIMEOUT_SECONDS": "15"}
+            "DOSTUP_DB__POOL_TIMEOUT_SECONDS": "15", "DOSTUP_REDIS_TIMEOUT_SECONDS": "15"}
 
 
 def redis_prefix() -> str:

@@ -326,10 +326,10 @@ class RedisCounterStore:
     the cluster's slot map (``tests/resilience/test_redis_cluster.py``).
     """
 
-    def __init__(self, url: str, prefix: str = "{dostup}:", *, cluster: bool = False) -> None:
+    def __init__(self, url: str, prefix: str = "{dostup}:", *, cluster: bool = False, timeout: float = 1.0) -> None:
         import redis.asyncio as aioredis
 
-        options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         self._redis: Any = (aioredis.RedisCluster.from_url(url, **options) if cluster
                             else aioredis.Redis.from_url(url, health_check_interval=30, **options))
         self._prefix = prefix

@@ -33,6 +33,7 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     ("DOSTUP_LIMITS__SIGNIN_PER_IP_PER_MINUTE", "0"),
     ("DOSTUP_SMTP__PORT", "70000"),
     ("DOSTUP_COURIER__POLL_INTERVAL_SECONDS", "0"),
+    ("DOSTUP_REDIS_TIMEOUT_SECONDS", "0"),
 ])
 def test_nonsense_is_refused_in_development_and_the_message_names_the_variable(tmp_path, name, value):
     with pytest.raises(SettingsError) as err:
