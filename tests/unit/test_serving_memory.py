@@ -75,17 +75,24 @@ async def test_the_hasher_gives_memory_back_once_hashing_has_been_idle(monkeypat
     from dostup.credentials import password
     from dostup.settings import PasswordSettings
 
-    calls: list[float] = []
-    monkeypatch.setattr(password, "GIVE_BACK_AFTER_SECONDS", 0.2)
-    monkeypatch.setattr(password, "give_back", lambda: calls.append(1.0) or True)  # runs in a hashing thread
+    calls: list[int] = []
+    monkeypatch.setattr(password, "give_back", lambda: calls.append(1) or True)  # runs in a hashing thread
+    monkeypatch.setattr(password, "GIVE_BACK_AFTER_SECONDS", 30.0)
     hasher = password.PasswordHasher(PasswordSettings(argon2_memory_kib=64, argon2_time_cost=1))
+    loop = asyncio.get_running_loop()
     try:
         stored = await hasher.hash("a password")
-        await asyncio.sleep(0.1)
-        assert await hasher.verify(stored, "a password") == (True, False)  # within the idle time: no give-back
-        await asyncio.sleep(0.1)
+        first = hasher._give_back
+        assert first is not None and first.when() - loop.time() > 29  # waits the idle time after the last hash
+        assert await hasher.verify(stored, "a password") == (True, False)
+        assert first.cancelled() and hasher._give_back is not None and hasher._give_back is not first
         assert calls == []
-        await asyncio.sleep(0.4)
-        assert len(calls) == 1
+        monkeypatch.setattr(password, "GIVE_BACK_AFTER_SECONDS", 0.05)
+        await hasher.verify(stored, "another")
+        for _ in range(200):  # once idle: one give-back, in the pool
+            if calls:
+                break
+            await asyncio.sleep(0.05)
+        assert calls == [1] and hasher._give_back is None
     finally:
         hasher.close()
