@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -44,6 +45,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) 
 
 def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # gone since it was listed: nothing to stop or resume
+            os.kill(pid, sig)
 
 
 class OwnPostgres:
@@ -112,12 +119,11 @@ class OwnPostgres:
     def freeze(self) -> None:
         postmaster, *_ = self.processes()
         os.kill(postmaster, signal.SIGSTOP)  # first: it starts no backend after that
-        for pid in self.processes()[1:]:
-            os.kill(pid, signal.SIGSTOP)
+        _signal(self.processes()[1:], signal.SIGSTOP)
 
     def thaw(self) -> None:
-        for pid in self.processes():
-            os.kill(pid, signal.SIGCONT)
+        # The postmaster, resumed first, may reap a backend that had exited (a zombie) before its turn.
+        _signal(self.processes(), signal.SIGCONT)
 
     def close(self) -> None:
         if (self.data / "postmaster.pid").exists():
