@@ -15,7 +15,6 @@ sign-in / CPU per whoami; rounds alternate and the median is reported.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -86,24 +85,14 @@ async def main_async(accounts: int, whoamis: int, rounds: int) -> int:
                 ratios.append(sign_in_cpu / whoami_cpu)
                 print(f"round {r + 1}: passkey sign-in {sign_in_cpu * 1e3:.2f} ms CPU, whoami {whoami_cpu * 1e3:.3f} ms"
                       f" CPU, ratio {ratios[-1]:.2f}")
-        ratio = statistics.median(ratios)
-        print(f"passkey sign-in (options + verify) / whoami, server CPU: {ratio:.2f} (goal ≤ {GOAL}) — "
-              f"{'PASS' if ratio <= GOAL else 'FAIL'}; medians {statistics.median(per_sign_in):.2f} ms vs "
-              f"{statistics.median(per_whoami):.3f} ms")
-        return 0 if ratio <= GOAL else 1
+        return second_step.verdict("passkey sign-in (options + verify) / whoami, server CPU", GOAL, ratios,
+                                   per_sign_in, per_whoami)
     finally:
         run.stop_all()
 
 
 def main() -> int:
-    import argparse
-
-    p = argparse.ArgumentParser()
-    p.add_argument("--accounts", type=int, default=200)
-    p.add_argument("--whoami", type=int, default=2000)
-    p.add_argument("--rounds", type=int, default=3)
-    a = p.parse_args()
-    return asyncio.run(main_async(a.accounts, a.whoami, a.rounds))
+    return second_step.cli(main_async)
 
 
 if __name__ == "__main__":
