@@ -59,7 +59,7 @@ async def test_register_with_provider_sign_out_sign_in(surface: Surface, service
         "given_name": "Иван",
         "family_name": "Петров",
     }
-    if social.ui:  # the preset's form, prefilled, without a password or captcha, consents still asked
+    if social.ui:  # the preset's form, prefilled, without a password, consents still asked
         page = (await surface.client.get(f"/registration/social?flow={flow_id}")).text
         assert 'value="ivan@example.com"' in page and 'name="password"' not in page
         assert "consent_personal_data" in page and "Тестовый ID" in page

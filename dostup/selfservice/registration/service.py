@@ -144,17 +144,23 @@ class RegistrationService:
                             now=now, locale=ctx.locale, account_id=taken[1])
 
     async def start_external(self, inp: RegistrationInput, ctx: Context, external: External) -> Completed | RegistrationView:
-        """The preset's form without a password, begun at a provider (its sign-in stands for the
-        captcha): a contact the trusted provider proved completes it at once, any other is
-        confirmed by a code as usual; the account is created linked and without a password.
+        """The preset's form without a password, begun at a provider: a contact the trusted provider
+        proved completes it at once, any other is confirmed by a code as usual; the account is created
+        linked and without a password.
 
         Enumeration-safe mode keeps the no-oracle rule of :meth:`start` (SECURITY.md: registration):
         a phone or email another cabinet holds — the provider's claim, verified or not, or what the
         person typed — gets the same code step as a free one, undeliverable, and the owner is told;
         nothing is linked to that cabinet and nobody is signed in to it.  So nothing completes at
         once there either: a taken contact cannot, so a free one that did would tell the two apart.
+
+        The seed's explicit mode says «номер уже зарегистрирован» here as on the form, so this is such an
+        endpoint too and asks for the captcha (SECURITY.md: rate-limited and captcha-protected): one
+        provider sign-in would otherwise let a script test typed phones up to the per-IP limit.
         """
         plan = await self.forms.without_password().plan(inp)
+        if self.policy.captcha and not self.policy.enumeration_safe:
+            await require_captcha(self.captcha, inp.captcha, "register", ctx.ip)
         await self.limiter.hit(self.per_ip, ctx.ip, message_id="error.rate_limited")
         taken = await self._taken(plan)
         if taken and not self.policy.enumeration_safe:

@@ -144,9 +144,9 @@ async def signup(flow_id: str, services: ServicesDep) -> SignupOut:
 
 
 def social_input(body: RegistrationInput) -> RegistrationInput:
-    """The posted form as the use-case takes it: no password and no captcha (the provider proved the person)."""
+    """The posted form as the use-case takes it: no password (the provider proved the person)."""
     return RegistrationInput(**{f.name: getattr(body, f.name) for f in fields(RegistrationInput)
-                                if f.name not in ("password", "password_repeat", "captcha")})
+                                if f.name not in ("password", "password_repeat")})
 
 
 @router.post(
@@ -159,7 +159,9 @@ async def register(
     flow_id: str, body: RegistrationIn, ctx: ApiContext, services: ServicesDep, response: Response
 ) -> SignedInOut | RegistrationView:
     """The preset's form without a password: signed in at once (201) when the trusted provider proved
-    the contact, else 200 with the flow waiting for the code (``POST /registration/{flow_id}/code``)."""
+    the contact, else 200 with the flow waiting for the code (``POST /registration/{flow_id}/code``).
+    Where the preset names a taken phone or email (not enumeration-safe), ``captcha`` is required as on
+    ``POST /registration``."""
     result = await services.social_registration.register(flow_id, social_input(body), ctx)
     if isinstance(result, Completed):
         return signed_in(result.account, result.session)

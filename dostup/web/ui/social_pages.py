@@ -102,11 +102,13 @@ async def callback(
 
 @router.get("/registration/social")
 async def signup_form(page: UiPage, flow: str = "") -> Response:
-    """The preset's registration form, prefilled by the provider, without a password or captcha."""
+    """The preset's registration form, prefilled by the provider, without a password; with the captcha
+    only where the form names a taken phone or email (not enumeration-safe)."""
     signup = await page.services.social_registration.view(flow)
     values = {"country": "RU", **signup.prefill, **(page.values or {})}
-    return page.render(page.services.registration.variant.template, values=values, session=None,
-                       regions=REGIONS, social=signup)
+    registration = page.services.registration
+    return page.render(registration.variant.template, values=values, session=None, regions=REGIONS, social=signup,
+                       social_captcha=registration.policy.captcha and not registration.policy.enumeration_safe)
 
 
 @dataclass(frozen=True)
