@@ -372,13 +372,14 @@ def thread_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
 class Raw:
     rate: float  # operations a second, all threads
     cpu_per_op: float  # CPU seconds per operation
+    p50_ms: float  # the median time of one operation
 
 
 def argon2_raw(op: str, threads: int, seconds: float) -> Raw:
     done = subprocess.run([PY, str(BENCH / "argon2_raw.py"), op, "--threads", str(threads), "--seconds", str(seconds)],
                           capture_output=True, text=True, check=True, env=clean_env({}))
     data = json.loads(done.stdout)
-    return Raw(float(data["rate"]), float(data["cpu_per_op"]))
+    return Raw(float(data["rate"]), float(data["cpu_per_op"]), float(data["p50_ms"]))
 
 
 # -- registration bodies --------------------------------------------------------------------
