@@ -4,11 +4,15 @@ tokens are the ones Authlib's path issues (issue 12 §1, §4; RFC 7636 §4.6, RF
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
+from dostup.oidc.provider import tokens
+from dostup.oidc.provider.keys import SigningKey
 from dostup.services import Services
 from tests.oidc.support import REDIRECT, add_client, code_for, pkce, signed_in_browser, unverified
 
@@ -87,3 +91,25 @@ async def test_the_direct_path_issues_the_same_tokens_as_authlibs_path(
         shapes.append((sorted(body), id_head, sorted(id_claims), at_head, sorted(at_claims), id_claims["sub"],
                        id_claims["nonce"], id_claims["acr"], id_claims["amr"], at_claims["scope"]))
     assert shapes[0] == shapes[1]
+
+
+async def test_the_direct_path_signs_on_the_event_loops_thread(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hand-off to a signing pool (measured dearer than signing inline on the bench machine:
+    bench/RESULTS.md, 2026-12-04); both tokens are still signed and verify."""
+    signed_by: list[tuple[str, int]] = []
+    real = tokens.sign_jwt
+
+    def recording(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
+        signed_by.append((key.alg, threading.get_ident()))
+        return real(key, header, claims)
+
+    monkeypatch.setattr(tokens, "sign_jwt", recording)
+    rp = await add_client(services)
+    browser = await signed_in_browser(client_factory(), services)
+    verifier, challenge = pkce()
+    got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    ok = await _post(client_factory(), rp, "basic", code=got["code"], code_verifier=verifier)
+    assert ok.status_code == 200, ok.text
+    assert signed_by == [("ES256", threading.get_ident()), ("RS256", threading.get_ident())]
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("oidc-sign")]

@@ -28,15 +28,18 @@ with a wrong verifier or redirect URI is gone):
   ``invalid_request``; a verifier whose S256 is not the challenge: ``invalid_grant``.
 
 The tokens are the same as Authlib's path writes (``tokens.py``); they are signed after the
-transaction (nothing slow while it is open, STYLE.md §6), in a small thread pool: an RS256
-signature is the largest single cost of the exchange (~0.3–1 ms of OpenSSL, which runs without
-the GIL), and there the event loop serves other requests meanwhile — as Node's WebCrypto signs
-on libuv's pool for panva's oidc-provider.
+transaction (nothing slow while it is open, STYLE.md §6), on the event loop's own thread.  An
+RS256 signature is the largest single cost of the exchange (~0.27 ms of OpenSSL), and it was
+once handed to a two-thread pool (OpenSSL releases the GIL while it signs) so that the loop could
+serve other requests meanwhile.  Measured on the 2-core bench machine, that cost more than it
+gave: the hand-off and the GIL passed back and forth between the loop and the signing threads
+(at every ``sqlite3`` call of the loop, which releases it) added ~150–300 µs of CPU to each
+exchange, and the pool never ran beside the loop for long enough to make up for it (bench/RESULTS.md,
+2026-12-04: 980–996 exchanges/s with the pool, 1,106–1,172/s inline, in alternating runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -44,7 +47,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -64,7 +66,6 @@ from dostup.persistence.models_oidc import OidcGrant, OidcToken
 from dostup.settings import OidcSettings
 
 TOKEN_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-SIGNING_THREADS = 2  # signatures in flight at once (OpenSSL releases the GIL while it signs)
 _VERIFIER = re.compile(r"[a-zA-Z0-9\-._~]{43,128}")  # RFC 7636 §4.1
 
 _SPEND = ("UPDATE oidc_codes SET used_at = :now WHERE code_hash = :hash AND client_id = :client "
@@ -183,10 +184,6 @@ class CodeExchange:
         self._keyring = keyring
         self._clock = clock
         self._settings = settings
-        self._signers = ThreadPoolExecutor(max_workers=SIGNING_THREADS, thread_name_prefix="oidc-sign")
-
-    def close(self) -> None:
-        self._signers.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, req: HttpRequest) -> HttpResponse | None:
         """The token response, or None when Authlib's endpoint is to answer (see the module)."""
@@ -204,9 +201,7 @@ class CodeExchange:
             return None
         if isinstance(outcome, OAuth2Error):
             return refusal(outcome)
-        body = await asyncio.get_running_loop().run_in_executor(self._signers, self._tokens, outcome, keys.signing,
-                                                                now)
-        return HttpResponse(200, body, TOKEN_HEADERS)
+        return HttpResponse(200, self._tokens(outcome, keys.signing, now), TOKEN_HEADERS)
 
     def _spend(self, raw: Raw, creds: _Credentials, code: str, form: Mapping[str, str],
                now: dt.datetime) -> _Issued | OAuth2Error | _NotOurs:

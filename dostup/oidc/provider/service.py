@@ -115,7 +115,7 @@ class OidcProvider:
                                                 scopes=list(SCOPES))
 
     def close(self) -> None:
-        self._exchange.close()
+        """Nothing to release now (the code exchange signs on the loop's thread, without a pool of its own)."""
 
     async def _core(self, fn: Callable[..., T], *args: Any) -> T:
         call = Call(await self.keys.snapshot(), self._clock.now())
