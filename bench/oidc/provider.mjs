@@ -4,18 +4,26 @@
 //
 // Like Dostup: one confidential client (client_secret_basic), code flow with PKCE S256 required,
 // 60 s codes, 300 s access tokens, RS256 ID tokens, scopes openid profile phone, one process.
-// Unlike Dostup (its defaults, kept): opaque access tokens (Dostup: ES256 JWTs checked against
-// revocation) and an in-memory store (Dostup: SQLite).  Codes are minted out of band by
-// POST /bench/mint?n=N (the same for Dostup: bench/oidc_bench.py writes them into its database),
-// so that only the token endpoint is measured.
+// Codes are minted out of band by POST /bench/mint?n=N (the same for Dostup: bench/oidc_bench.py
+// writes them into its database), so that only the token endpoint is measured.
+//
+// Access tokens: Dostup issues RFC 9068 JWTs (ES256).  oidc-provider issues JWT access tokens
+// only for a resource server (resource indicators, RFC 8707), so codes minted with
+// `&format=jwt` carry the resource RESOURCE, whose access tokens are ES256 JWTs (`at+jwt`) with the
+// scope `openid profile phone` and a 300 s life.  oidc-provider's userinfo refuses a token with an
+// audience, so the userinfo runs use a code minted without it: an opaque token.
+// Unlike Dostup still: the in-memory store (Dostup: SQLite, where each access token's `jti` has a
+// row checked against revocation; oidc-provider's JWT access tokens are not stored at all).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.argv[2] || 3000);
 const issuer = `http://127.0.0.1:${port}`;
 const REDIRECT = 'https://rp.example/cb';
+const RESOURCE = 'https://api.rp.example/';
+const SCOPE = 'openid profile phone';
 const VERIFIER = process.env.BENCH_VERIFIER || 'bench-verifier-bench-verifier-bench-verifier-0123';
 const CHALLENGE = crypto.createHash('sha256').update(VERIFIER).digest('base64url');
 
@@ -57,26 +65,47 @@ const provider = new Provider(issuer, {
   jwks: { keys: [await jwk('RS256', { modulusLength: 2048 }), await jwk('ES256')] },
   pkce: { required: () => true },
   scopes: ['openid', 'profile', 'phone', 'offline_access'],
-  claims: { openid: ['sub'], profile: ['family_name', 'given_name', 'name'], phone: ['phone_number', 'phone_number_verified'] },
+  // acr, amr and auth_time in every ID token, as Dostup's carry them (oidc-provider's default: on request)
+  claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], profile: ['family_name', 'given_name', 'name'], phone: ['phone_number', 'phone_number_verified'] },
   findAccount: async (ctx, sub) => ({
     accountId: sub,
     claims: async () => ({ sub, family_name: 'Петров', given_name: 'Иван', name: 'Иван Петров',
       phone_number: '+79120000001', phone_number_verified: true }),
   }),
-  features: { devInteractions: { enabled: false }, revocation: { enabled: true }, introspection: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      useGrantedResource: async () => true, // the code's resource, without `resource` at the token endpoint
+      getResourceServerInfo: async (ctx, resource) => {
+        if (resource !== RESOURCE) throw new errors.InvalidTarget();
+        return { scope: SCOPE, audience: RESOURCE, accessTokenTTL: 300, accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } } };
+      },
+    },
+  },
+  // Dostup's access tokens carry the sign-in's auth_time, acr and amr: so do these JWTs
+  extraTokenClaims: async (ctx, token) => {
+    const code = ctx.oidc.entities.AuthorizationCode;
+    if (!token.resourceServer || !code) return undefined;
+    return { auth_time: code.authTime, acr: code.acr, amr: code.amr };
+  },
   ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 600, Grant: 3600 },
   cookies: { keys: ['bench-cookie-key-0123456789'] },
 });
 
-async function mint(n) {
+async function mint(n, jwt) {
   const client = await provider.Client.find('bench');
   const codes = [];
   for (let i = 0; i < n; i += 1) {
     const grant = new provider.Grant({ accountId: 'user-1', clientId: 'bench' });
-    grant.addOIDCScope('openid profile phone');
+    grant.addOIDCScope(SCOPE);
+    if (jwt) grant.addResourceScope(RESOURCE, SCOPE);
     const grantId = await grant.save();
     const code = new provider.AuthorizationCode({
-      accountId: 'user-1', client, grantId, redirectUri: REDIRECT, scope: 'openid profile phone',
+      accountId: 'user-1', client, grantId, redirectUri: REDIRECT, scope: SCOPE, ...(jwt ? { resource: RESOURCE } : {}),
       codeChallenge: CHALLENGE, codeChallengeMethod: 'S256', nonce: `n-${i}`,
       authTime: Math.floor(Date.now() / 1000), acr: 'urn:dostup:loa:1:aal1', amr: ['pwd'],
     });
@@ -88,8 +117,8 @@ async function mint(n) {
 const callback = provider.callback();
 http.createServer(async (req, res) => {
   if (req.method === 'POST' && req.url.startsWith('/bench/mint')) {
-    const n = Number(new URL(req.url, issuer).searchParams.get('n') || '1');
-    const codes = await mint(n);
+    const params = new URL(req.url, issuer).searchParams;
+    const codes = await mint(Number(params.get('n') || '1'), params.get('format') === 'jwt');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ codes, verifier: VERIFIER }));
     return;
