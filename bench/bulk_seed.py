@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table
+from stdnum.ru.inn import calc_company_check_digit
 
 from dostup.accounts.contracts import number_key
 from dostup.core.crypto import Keyring, sha256_hex
@@ -66,6 +67,15 @@ def login(n: int) -> str:
 def snils(n: int) -> str:
     first9 = f"{2_000_000 + n:09d}"
     return first9 + snils_checksum(first9)
+
+
+OPERATOR = 1  # account 1 is an operator: its bearer token (``session_token(1)``) searches the others
+
+
+def inn(n: int) -> str:
+    """A valid organisation INN (10 digits, its check digit) for account ``n``'s company."""
+    first9 = f"77{n:07d}"
+    return first9 + calc_company_check_digit(first9)
 
 
 def session_token(n: int) -> str:
@@ -147,7 +157,7 @@ class Rows:
         now = self.now
         for n in range(self.p.accounts):
             created = self.t0 + dt.timedelta(seconds=n % 7_000_000)
-            yield {"id": rid("a", n), "state": "active", "role": "customer", "phone": phone(n),
+            yield {"id": rid("a", n), "state": "active", "role": "operator" if n == OPERATOR else "customer", "phone": phone(n),
                    "phone_verified_at": created, "email": email(n), "email_verified_at": created, "login": login(n),
                    "snils": snils(n), "password_hash": self.hashes[n] if n < len(self.hashes) else self.shared,
                    "password_changed_at": created, "given_name": "Иван", "family_name": "Петров", "locale": "ru",
@@ -159,7 +169,7 @@ class Rows:
     def companies(self) -> Iterator[dict[str, Any]]:
         for n in self.every(10):
             yield {"id": rid("c", n), "account_id": rid("a", n), "kind": "legal", "name": f"ООО «Ромашка {n}»",
-                   "inn": f"{7_700_000_000 + n:010d}", "email": email(n), "created_at": self.now,
+                   "inn": inn(n), "email": email(n), "created_at": self.now,
                    "confirmed_at": self.now}
 
     def contract_registry(self) -> Iterator[dict[str, Any]]:

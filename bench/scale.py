@@ -19,9 +19,13 @@ database round by round on each target:
 * registration up to the code (fresh phones, pre-solved captchas) and recovery (a temporary
   password for a spread account, each once: the per-phone cool-down), ``-c50``.
 
+* the operator search (``POST /api/v1/admin/accounts/search``, ``-c32``, the seeded operator's
+  bearer token): by phone, email, login, SNILS, INN, contract and card number in turn, over 1,000
+  spread accounts (each search also writes its audit row).
+
 It reports, per target, the median of per-round ratios big/small of throughput and of p99, and the
 CPU per request (server + PostgreSQL backends + wrk).  Goal: throughput and p99 within 10 %.
-There is no operator search in Dostup yet, so there is nothing to measure for it.
+Databases seeded before the operator search existed have no operator (account 1): seed again.
 """
 
 from __future__ import annotations
@@ -273,6 +277,26 @@ class Scale:
 
             if self.wanted("recovery"):
                 self.compare(backend, "recovery", pair, recover)
+
+            self.log(f"\n### {backend} operator search (POST /api/v1/admin/accounts/search, -c32 -d{d}s)")
+
+            def search(srv: R.Server, n: int) -> R.WrkResult:
+                path = self.tmp / f"search-{srv.name}.jsonl"
+                if not path.exists():
+                    kinds = (("phone", S.phone), ("email", S.email), ("login", S.login), ("snils", S.snils),
+                             ("inn", S.inn), ("contract", S.contract_number), ("card", S.card_number))
+                    lines = []
+                    for i, k in enumerate(spread(n, SPREAD) * 20):
+                        by, value = kinds[i % len(kinds)]
+                        lines.append(json.dumps({"by": by, "value": value(k if by in ("phone", "email", "login", "snils") else k - k % 10),
+                                                 "reason": "bench"}))
+                    path.write_text("\n".join(lines) + "\n")
+                return R.wrk(srv.base + "/api/v1/admin/accounts/search", seconds=d, threads=1, conns=32, bodies=path,
+                             headers={"Authorization": f"Bearer {S.session_token(S.OPERATOR)}"}, server=srv,
+                             db_pids=db_pids(srv))
+
+            if self.wanted("operator search"):
+                self.compare(backend, "operator search", pair, search)
         finally:
             R.stop(small.proc)
             R.stop(big.proc)
@@ -319,7 +343,7 @@ def main() -> int:
     r.add_argument("--post-bodies", type=int, default=400, help="registration / recovery bodies per run")
     r.add_argument("--targets", nargs="*", default=[],
                    help="only these targets (by the start of their name: whoami, security, notification, sign-in, "
-                        "registration, recovery); all by default")
+                        "registration, recovery, operator search); all by default")
     r.add_argument("--env", nargs="*", default=[], metavar="DOSTUP_X=V", help="settings for both servers")
     r.add_argument("--out", type=Path)
     args = ap.parse_args()

@@ -17,6 +17,7 @@ from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
 from dostup.admin.contracts import ContractImporter
+from dostup.admin.search import AccountSearch
 from dostup.core.clock import Clock, SystemClock
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
@@ -117,6 +118,7 @@ class Services:
     oidc: OidcProvider
     history: History
     importer: ContractImporter
+    account_search: AccountSearch
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -261,6 +263,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         oidc=oidc,
         history=History(db, clock, settings.sessions.idle_timeout_seconds, ended=[oidc.sessions_ended]),
         importer=ContractImporter(db, keyring),
+        account_search=AccountSearch(db, keyring, clock),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

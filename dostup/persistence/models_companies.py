@@ -29,7 +29,7 @@ class Company(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # legal | entrepreneur | individual
     name: Mapped[str] = mapped_column(String(300))
-    inn: Mapped[str | None] = mapped_column(String(12))
+    inn: Mapped[str | None] = mapped_column(String(12), index=True)  # operators search by it
     kpp: Mapped[str | None] = mapped_column(String(9))
     ogrn: Mapped[str | None] = mapped_column(String(15))  # OGRN (ЮЛ) or OGRNIP (ИП)
     address: Mapped[str | None] = mapped_column(String(300))

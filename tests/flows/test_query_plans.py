@@ -27,6 +27,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bench import bulk_seed as seed
+from dostup.admin.search import SearchInput
+from dostup.core.context import Context
 from dostup.core.crypto import Keyring
 from dostup.oidc.provider.records import Subject
 from dostup.oidc.provider.store import GrantStore
@@ -118,6 +120,13 @@ async def _scenario(services: Any, client_factory: Any) -> None:
     link = await api.client.post("/api/v1/contracts", json={"kind": "contract", "number": seed.contract_number(40)},
                                  headers=bearer)
     assert link.status_code < 500, link.text
+
+    # operator search by every identifier (and its audit row)
+    for by, value in (("phone", seed.phone(40)), ("email", seed.email(40)), ("login", seed.login(40)),
+                      ("snils", seed.snils(40)), ("inn", seed.inn(40)), ("contract", seed.contract_number(40)),
+                      ("card", seed.card_number(40))):
+        found = await services.account_search.find(seed.rid("a", 1), SearchInput(by, value, "plan check"), Context())
+        assert [a.id for a in found] == [seed.rid("a", 40)], by
 
     # OIDC: codes, tokens, grants, consents
     store, now = GrantStore(services.db), services.clock.now()

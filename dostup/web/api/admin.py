@@ -10,9 +10,11 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from dostup.admin.contracts import decode, read_csv, rows_from_json
+from dostup.admin.search import FoundAccount, SearchInput
 from dostup.core.errors import Forbidden, ValidationFailed
 from dostup.session.reader import SessionRecord
 from dostup.session.strength import is_unrestricted
@@ -24,16 +26,24 @@ router = APIRouter(prefix="/admin", tags=["admin"], responses=errors(400, 401, 4
 MAX_ROWS = 5000
 
 
-async def require_admin(request: Request) -> SessionRecord:
-    rec = await require_session(request)
-    if token_from(request, get_services(request))[1] != "bearer":
-        raise Forbidden("contracts.admin_bearer", code="bearer_required")
-    if not is_unrestricted(rec) or rec.role != "admin":
-        raise Forbidden("contracts.admin_only", code="admin_only")
-    return rec
+def _staff(roles: tuple[str, ...], *, bearer_message: str, role_message: str, role_code: str) -> Any:
+    """A bearer session of one of ``roles``: the dependency of an area of staff endpoints."""
+
+    async def require(request: Request) -> SessionRecord:
+        rec = await require_session(request)
+        if token_from(request, get_services(request))[1] != "bearer":
+            raise Forbidden(bearer_message, code="bearer_required")
+        if not is_unrestricted(rec) or rec.role not in roles:
+            raise Forbidden(role_message, code=role_code)
+        return rec
+
+    return Depends(require)
 
 
-AdminDep = Annotated[SessionRecord, Depends(require_admin)]
+AdminDep = Annotated[SessionRecord, _staff(("admin",), bearer_message="contracts.admin_bearer",
+                                           role_message="contracts.admin_only", role_code="admin_only")]
+OperatorDep = Annotated[SessionRecord, _staff(("operator", "admin"), bearer_message="operator.bearer",
+                                              role_message="operator.only", role_code="operator_only")]
 
 
 class ImportRowIn(_In):
@@ -110,3 +120,24 @@ async def import_contracts(request: Request, ctx: ApiContext, services: Services
                      errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
                                             message=services.catalog.text(e.message_id, ctx.locale, **e.params))
                              for e in report.errors])
+
+
+@dataclass(frozen=True)
+class SearchIn(SearchInput):
+    by: Annotated[str | None, Field(max_length=16, description="phone, email, login, snils, inn, contract or card")] = None
+    value: Annotated[str | None, Field(max_length=256)] = None
+    reason: Annotated[str | None, Field(max_length=1000, description="why: written to the audit trail")] = None
+
+
+class FoundOut(BaseModel):
+    items: list[FoundAccount]
+
+
+@router.post("/accounts/search")
+async def search_accounts(body: SearchIn, ctx: ApiContext, services: ServicesDep, staff: OperatorDep) -> FoundOut:
+    """Find a customer's account by phone, email, login, SNILS, INN, contract or card number (exact,
+    normalised as the customer's forms do); the search and what it showed go to the audit trail.
+
+    An operator or administrator with a bearer token; the value is in the body, never in the URL.
+    """
+    return FoundOut(items=await services.account_search.find(staff.account_id, body, ctx))

@@ -1,6 +1,6 @@
 """The same administration as ``dostup admin add-client …``, for tools: ``/api/v1/admin/oidc``.
 
-Admin bearer token only (``dostup.web.api.admin.require_admin``); answers are the CLI's JSON.
+Admin bearer token only (``dostup.web.api.admin.AdminDep``); answers are the CLI's JSON.
 """
 
 from __future__ import annotations
