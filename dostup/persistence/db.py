@@ -29,8 +29,10 @@ import asyncio
 import contextvars
 import datetime as dt
 import json
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -52,7 +54,7 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000  # how long a unit waits for a lock before it fa
 SQLITE_LOCK_STEP_MS = 100
 T = TypeVar("T")
 T2 = TypeVar("T2")
-WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default auto-checkpoint is 1000 pages (~4 MB)
+WAL_CHECKPOINT_FRAMES = 1000  # as SQLite's default auto-checkpoint (``wal_autocheckpoint``): 1,000 pages
 
 
 def _pragmas(busy_ms: int, *, autocheckpoint: bool = True) -> Callable[[Any, Any], None]:
@@ -148,26 +150,59 @@ class Checkpointer:
     ``synchronous=NORMAL``) would stall it, so its connections have ``wal_autocheckpoint=0`` and
     report their commits here instead.  The ORM's aiosqlite connections checkpoint by themselves,
     in their own threads; a sign-in storm writes through :class:`SyncOnLoop` alone, though.
+
+    When: as SQLite's own auto-checkpoint would, once the WAL holds :data:`WAL_CHECKPOINT_FRAMES`
+    frames not yet copied into the database — counted from the WAL-index header in the ``-shm``
+    file (``mxFrame - nBackfill``, https://www.sqlite.org/walformat.html §2.1), looked at every
+    :data:`CHECK_EVERY` commits.  Not by the WAL file's size: SQLite starts a checkpointed WAL over
+    from its beginning without shrinking the file, so once it had grown past the threshold a size
+    test asked for a checkpoint every 32 commits whatever they wrote (a passkey sign-in writes ~19
+    pages: a checkpoint every ~600 frames instead of 1,000, each with its two fsyncs).
     """
+
+    CHECK_EVERY = 32
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._wal = path + "-wal"
+        self._shm_path = path + "-shm"
         self._busy = False
         self._commits = 0
         self._conn: sqlite3.Connection | None = None
+        self._shm: mmap.mmap | None = None
+        self._shm_file: tuple[int, int] | None = None  # (device, inode) of the mapped -shm file
 
     def committed(self) -> None:
         self._commits += 1
-        if self._commits % 32 or self._busy:
+        if self._commits % self.CHECK_EVERY or self._busy:
             return
-        try:
-            size = os.stat(self._wal).st_size
-        except OSError:
-            return
-        if size >= WAL_CHECKPOINT_BYTES:
+        if self.pending_frames() >= WAL_CHECKPOINT_FRAMES:
             self._busy = True
             _lock_waiters().submit(self._checkpoint)
+
+    def pending_frames(self) -> int:
+        """Frames in the WAL not yet copied into the database (0 when the WAL-index cannot be read)."""
+        try:
+            st = os.stat(self._shm_path)
+        except OSError:
+            return 0
+        if self._shm is None or self._shm_file != (st.st_dev, st.st_ino):  # first look, or a new -shm file
+            self._unmap()
+            if st.st_size < _SHM_HEADER_BYTES:
+                return 0
+            try:
+                fd = os.open(self._shm_path, os.O_RDONLY)
+            except OSError:
+                return 0
+            try:
+                self._shm = mmap.mmap(fd, _SHM_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
+            except (OSError, ValueError):
+                return 0
+            finally:
+                os.close(fd)
+            self._shm_file = (st.st_dev, st.st_ino)
+        max_frame: int = _U32.unpack_from(self._shm, _SHM_MAX_FRAME)[0]
+        backfilled: int = _U32.unpack_from(self._shm, _SHM_BACKFILL)[0]
+        return max(0, max_frame - backfilled)
 
     def _checkpoint(self) -> None:
         try:
@@ -179,10 +214,25 @@ class Checkpointer:
         finally:
             self._busy = False
 
+    def _unmap(self) -> None:
+        if self._shm is not None:
+            self._shm.close()
+            self._shm = None
+            self._shm_file = None
+
     def close(self) -> None:
+        self._unmap()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+# The WAL-index header (https://www.sqlite.org/walformat.html §2.1), native byte order: ``mxFrame``
+# of the first copy of the header at byte 16, ``nBackfill`` of the checkpoint information at byte 96.
+_U32 = struct.Struct("=I")
+_SHM_MAX_FRAME = 16
+_SHM_BACKFILL = 96
+_SHM_HEADER_BYTES = 136
 
 
 class Adds(Protocol):

@@ -317,7 +317,7 @@ async def test_hot_path_writes_alone_keep_the_wal_short(services: Services, monk
     WAL of ~10 MB."""
     if not services.db.is_sqlite:
         pytest.skip("SQLite WAL")
-    monkeypatch.setattr(db_module, "WAL_CHECKPOINT_BYTES", 256 * 1024)
+    monkeypatch.setattr(db_module, "WAL_CHECKPOINT_FRAMES", 64)
     path = make_url(services.settings.database_url).database
     for i in range(1, 601):
         await _append_event(services.db, services.clock.now())
@@ -325,3 +325,38 @@ async def test_hot_path_writes_alone_keep_the_wal_short(services: Services, monk
             await asyncio.sleep(0.05)  # the pauses between requests, when a checkpoint catches up
     assert os.stat(f"{path}-wal").st_size < 4 * 1024 * 1024
     assert await _count(services, SecurityEvent) == 600
+
+
+async def test_a_checkpoint_waits_for_a_thousand_new_frames_even_in_a_wal_file_that_once_grew_large(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite starts a checkpointed WAL over from its beginning but never shrinks the file, so the
+    WAL file's size says nothing about what is left to copy: the Checkpointer counts the frames
+    not yet copied (the WAL-index header), as SQLite's own auto-checkpoint does, and a run of small
+    commits after one large one asks for no checkpoint until they add up to 1,000 frames."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/wal.db")
+    checkpoints: list[int] = []
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    real = checkpointer._checkpoint
+    monkeypatch.setattr(checkpointer, "_checkpoint", lambda: (checkpoints.append(1), real()))
+    try:
+        await db.run_raw(lambda raw: raw.run("CREATE TABLE blobs (b BLOB)", {}))
+        await db.run_raw(lambda raw: raw.run("INSERT INTO blobs VALUES (randomblob(6000000))", {}))
+        assert os.stat(f"{tmp_path}/wal.db-wal").st_size > 4 * 1024 * 1024  # 1,500 frames
+        checkpointer._checkpoint()  # all copied: the next write starts the WAL over
+        checkpoints.clear()
+        for _ in range(3 * checkpointer.CHECK_EVERY):
+            await db.run_raw(lambda raw: raw.run("INSERT INTO blobs VALUES (randomblob(100))", {}))
+        assert os.stat(f"{tmp_path}/wal.db-wal").st_size > 4 * 1024 * 1024  # the file kept its size
+        assert 0 < checkpointer.pending_frames() < db_module.WAL_CHECKPOINT_FRAMES
+        assert checkpoints == []
+        await db.run_raw(lambda raw: raw.run("INSERT INTO blobs VALUES (randomblob(5000000))", {}))
+        for _ in range(checkpointer.CHECK_EVERY):
+            await db.run_raw(lambda raw: raw.run("INSERT INTO blobs VALUES (randomblob(100))", {}))
+        for _ in range(100):  # the checkpoint runs in a lock-waiter thread
+            if checkpoints and not checkpointer._busy:
+                break
+            await asyncio.sleep(0.02)
+        assert checkpoints == [1] and checkpointer.pending_frames() < checkpointer.CHECK_EVERY * 2
+    finally:
+        await db.dispose()
