@@ -1,7 +1,8 @@
-"""A passkey sign-in's two JSON calls answered before the middleware stack and router, as whoami
-(``web/api/plain_session.py``): ``POST /login/passkey/options`` and ``POST /login/passkey``.
+"""A passkey sign-in's two JSON calls, and the second sign-in step, answered before the middleware
+stack and router, as whoami (``web/api/plain_session.py``): ``POST /login/passkey/options``,
+``POST /login/passkey`` and ``POST /login/{flow_id}/second-factor`` (TOTP, a recovery code).
 
-The same route functions (``api/passkeys.py``: ``PLAIN``) run on the same request, inside the same
+The same route functions (``api/passkeys.py``, ``api/second_factor.py``: ``PLAIN``) run on the same request, inside the same
 limits ledger (``charged_only_on_success``), and a success is sent with the same headers, every
 security header included.  Anything else goes through the application unchanged:
 
@@ -21,15 +22,47 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from dostup.guards.limits import charged_only_on_success
+from dostup.web.api import PREFIX
 
 FAST_ERROR = "dostup.fast_error"
 
 Route = Callable[[Request], Awaitable[Response]]
 
+_STEP_AT, _STEP = PREFIX + "/login/", "/second-factor"
+
+
+class _Routes(dict[str, Route]):
+    """The routes by path, and the second step's path, which names its flow (``/login/{flow_id}/second-factor``,
+    ``{flow_id}`` one path segment as Starlette matches it): its route gets the flow id as a path parameter."""
+
+    def __init__(self, routes: dict[str, Route], second_step: Route) -> None:
+        super().__init__(routes)
+        self._second_step = second_step
+
+    def get(self, path: str, default: Route | None = None) -> Route | None:  # type: ignore[override]
+        route = super().get(path)
+        if route is not None:
+            return route
+        if path.startswith(_STEP_AT) and path.endswith(_STEP):
+            flow_id = path[len(_STEP_AT):-len(_STEP)]
+            if flow_id and "/" not in flow_id:
+                return self._with_flow(flow_id)
+        return default
+
+    def _with_flow(self, flow_id: str) -> Route:
+        async def route(request: Request) -> Response:
+            request.scope["path_params"] = {"flow_id": flow_id}
+            return await self._second_step(request)
+
+        return route
+
 
 class FastPasskeySignIn:
     def __init__(self, routes: dict[str, Route], headers: list[tuple[bytes, bytes]], max_bytes: int) -> None:
-        self.routes = routes
+        # here, not at the top: ``api/second_factor.py`` imports this module (``FAST_ERROR``)
+        from dostup.web.api.second_factor import second_factor_fast
+
+        self.routes = _Routes(routes, second_factor_fast)
         self._headers = headers
         self._max = max_bytes
 

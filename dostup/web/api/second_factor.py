@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from pydantic.dataclasses import dataclass
 
 from dostup.selfservice.methods.totp.settings import Enrolment
-from dostup.web.api.auth import signed_in
-from dostup.web.api.plain import json_response, posted_json
+from dostup.web.api.auth import signed_in, signed_in_json
+from dostup.web.api.plain import posted_json
+from dostup.web.api.plain_passkey import FAST_ERROR
 from dostup.web.api.schemas import NO_CONTENT, PendingOut, SignedInOut, _In, errors
 from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, SessionDep, get_services, make_context
 
@@ -39,16 +40,21 @@ class NewRecoveryCodesOut(BaseModel):
     codes: list[str] = Field(description="shown once: only their keyed hashes are stored")
 
 
-async def _second_factor_fast(request: Request) -> Response:
+async def second_factor_fast(request: Request) -> Response:
+    """The second step as the plain route, and before the middleware stack (``api/plain_passkey.py``,
+    as the passkey sign-in): a refusal there is raised again here, where the handlers answer it."""
+    failed = request.scope.pop(FAST_ERROR, None)
+    if failed is not None:
+        raise failed
     body = await posted_json(request, SecondFactorIn)
     outcome = await get_services(request).login.second_factor(request.path_params["flow_id"], body.method, body.code,
                                                               make_context(request, "api"), captcha=body.captcha)
     assert outcome.session is not None
-    return json_response(signed_in(outcome.account, outcome.session))
+    return Response(signed_in_json(outcome.account, outcome.session), media_type="application/json")
 
 
 # The second step on a plain Starlette route (``api/plain.py``); the FastAPI route below documents it.
-PLAIN = [("/login/{flow_id}/second-factor", _second_factor_fast, ["POST"])]
+PLAIN = [("/login/{flow_id}/second-factor", second_factor_fast, ["POST"])]
 
 
 @router.get("/login/{flow_id}/second-factor")
