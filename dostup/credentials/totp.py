@@ -8,7 +8,9 @@ only for a later step (SECURITY.md: a code accepted once is refused again in its
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hmac
 import io
 
 import pyotp
@@ -43,10 +45,23 @@ def normalize(answer: str | None) -> str | None:
 
 
 def matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
-    """The time step ``code`` belongs to, within ±1 step of ``now`` (naive UTC), or None."""
-    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+    """The time step ``code`` belongs to, within ±1 step of ``now`` (naive UTC), or None.
+
+    Every step of the window is computed and compared in constant time, whichever matches; the
+    seed is decoded once and each code is one HMAC-SHA-1 call (RFC 4226 §5.3), not pyotp's
+    per-step objects (the second sign-in step is a hot call: issue 10 §7)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
     current = int(now.replace(tzinfo=dt.UTC).timestamp()) // STEP_SECONDS
+    found = None
     for step in (current, current - DRIFT_STEPS, current + DRIFT_STEPS):
-        if pyotp.utils.strings_equal(totp.generate_otp(step), code):
-            return step
-    return None
+        if hmac.compare_digest(_hotp(key, step), code.encode()) and found is None:
+            found = step
+    return found
+
+
+def _hotp(key: bytes, counter: int) -> bytes:
+    """RFC 4226 §5.3: HMAC-SHA-1 of the counter, dynamically truncated to :data:`DIGITS` digits."""
+    mac = hmac.digest(key, counter.to_bytes(8, "big"), "sha1")
+    offset = mac[-1] & 0x0F
+    value = int.from_bytes(mac[offset:offset + 4], "big") & 0x7FFFFFFF
+    return str(value % 10**DIGITS).zfill(DIGITS).encode()
