@@ -23,6 +23,7 @@ from dostup.web.api import (
     contracts,
     documents,
     history,
+    operator,
     passcode,
     passkeys,
     recovery,
@@ -52,7 +53,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, social, documents)
+       admin, operator, social, documents)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
       company_pages, contract_pages, social_pages)

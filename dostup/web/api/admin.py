@@ -10,11 +10,9 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, ValidationError
-from pydantic.dataclasses import dataclass
+from pydantic import BaseModel, ValidationError
 
 from dostup.admin.contracts import decode, read_csv, rows_from_json
-from dostup.admin.search import FoundAccount, SearchInput
 from dostup.core.errors import Forbidden, ValidationFailed
 from dostup.session.reader import SessionRecord
 from dostup.session.strength import is_unrestricted
@@ -120,24 +118,3 @@ async def import_contracts(request: Request, ctx: ApiContext, services: Services
                      errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
                                             message=services.catalog.text(e.message_id, ctx.locale, **e.params))
                              for e in report.errors])
-
-
-@dataclass(frozen=True)
-class SearchIn(SearchInput):
-    by: Annotated[str | None, Field(max_length=16, description="phone, email, login, snils, inn, contract or card")] = None
-    value: Annotated[str | None, Field(max_length=256)] = None
-    reason: Annotated[str | None, Field(max_length=1000, description="why: written to the audit trail")] = None
-
-
-class FoundOut(BaseModel):
-    items: list[FoundAccount]
-
-
-@router.post("/accounts/search")
-async def search_accounts(body: SearchIn, ctx: ApiContext, services: ServicesDep, staff: OperatorDep) -> FoundOut:
-    """Find a customer's account by phone, email, login, SNILS, INN, contract or card number (exact,
-    normalised as the customer's forms do); the search and what it showed go to the audit trail.
-
-    An operator or administrator with a bearer token; the value is in the body, never in the URL.
-    """
-    return FoundOut(items=await services.account_search.find(staff.account_id, body, ctx))
