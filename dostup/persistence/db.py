@@ -143,6 +143,36 @@ async def _off_loop(fn: Callable[[threading.Event], T]) -> T:
         raise
 
 
+#: One read-only descriptor per ``-shm`` file (device, inode) in this process, never closed while the
+#: file exists.  POSIX record locks belong to the process and the inode, and closing *any*
+#: descriptor of the file releases all of them: closing ours would drop SQLite's shared lock on the
+#: WAL-index, the next process to open the database would find it unused and rebuild it under this
+#: one's connections (SIGBUS).  ``tests/unit/test_checkpointer_shm_locks.py``.
+_SHM_DESCRIPTORS: dict[tuple[int, int], int] = {}
+_SHM_DESCRIPTORS_LOCK = threading.Lock()
+
+
+def _shm_descriptor(path: str, file: tuple[int, int]) -> int | None:
+    with _SHM_DESCRIPTORS_LOCK:
+        for key, fd in list(_SHM_DESCRIPTORS.items()):  # a deleted file: nobody can open it, its locks guard nothing
+            try:
+                gone = os.fstat(fd).st_nlink == 0
+            except OSError:
+                gone = True
+            if gone:
+                del _SHM_DESCRIPTORS[key]
+                os.close(fd)
+        if file in _SHM_DESCRIPTORS:
+            return _SHM_DESCRIPTORS[file]
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        st = os.fstat(fd)
+        # replaced between the stat and the open: kept all the same (closing it would drop the locks)
+        return _SHM_DESCRIPTORS.setdefault((st.st_dev, st.st_ino), fd)
+
+
 class Checkpointer:
     """Keeps the WAL short with PASSIVE checkpoints run in a thread, one at a time per database.
 
@@ -189,16 +219,13 @@ class Checkpointer:
             self._unmap()
             if st.st_size < _SHM_HEADER_BYTES:
                 return 0
-            try:
-                fd = os.open(self._shm_path, os.O_RDONLY)
-            except OSError:
+            fd = _shm_descriptor(self._shm_path, (st.st_dev, st.st_ino))
+            if fd is None:
                 return 0
             try:
                 self._shm = mmap.mmap(fd, _SHM_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
             except (OSError, ValueError):
                 return 0
-            finally:
-                os.close(fd)
             self._shm_file = (st.st_dev, st.st_ino)
         max_frame: int = _U32.unpack_from(self._shm, _SHM_MAX_FRAME)[0]
         backfilled: int = _U32.unpack_from(self._shm, _SHM_BACKFILL)[0]
