@@ -128,6 +128,7 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
     app.fast_whoami = FastWhoami(services, security_headers(production=production,
                                                             form_targets=services.social.form_targets()))
     app.fast_passkey = FastPasskeySignIn({PREFIX + path: route for path, route, _ in passkeys.PLAIN},
+                                         second_factor.second_factor_fast,
                                          security_headers(production=production,
                                                           form_targets=services.social.form_targets()),
                                          services.settings.max_body_bytes)

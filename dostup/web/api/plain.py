@@ -10,7 +10,6 @@ from typing import TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from dostup.web.deps import api_same_origin
@@ -29,7 +28,3 @@ async def posted_json(request: Request, model: type[M]) -> M:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-
-
-def json_response(model: BaseModel) -> Response:
-    return Response(model.model_dump_json(), media_type="application/json")

@@ -58,11 +58,9 @@ class _Routes(dict[str, Route]):
 
 
 class FastPasskeySignIn:
-    def __init__(self, routes: dict[str, Route], headers: list[tuple[bytes, bytes]], max_bytes: int) -> None:
-        # here, not at the top: ``api/second_factor.py`` imports this module (``FAST_ERROR``)
-        from dostup.web.api.second_factor import second_factor_fast
-
-        self.routes = _Routes(routes, second_factor_fast)
+    def __init__(self, routes: dict[str, Route], second_step: Route, headers: list[tuple[bytes, bytes]],
+                 max_bytes: int) -> None:
+        self.routes = _Routes(routes, second_step)
         self._headers = headers
         self._max = max_bytes
 
