@@ -5,11 +5,12 @@
 Starts ``dostup serve`` (SQLite, the bench limits of run.py; its public URL is
 ``http://localhost:PORT``, so passkeys are on), seeds accounts, adds one passkey to each through
 the JSON API with the tests' software authenticator (``tests/flows/passkey_support.py``: ES256,
-user verification, a counter), then measures the server's CPU (every thread, from /proc) over
-whole sign-ins — ``POST /api/v1/login/passkey/options`` then ``POST /api/v1/login/passkey`` with
-the signed assertion; the client's signing is not the server's CPU — and over as many whoami
-requests per round, sent by the same client at the same concurrency.  The ratio is CPU per
-sign-in / CPU per whoami; rounds alternate and the median is reported.
+user verification, a counter), then measures the server's CPU (every thread, in nanoseconds from
+/proc's ``schedstat``) over whole sign-ins — ``POST /api/v1/login/passkey/options`` then
+``POST /api/v1/login/passkey`` with the signed assertion; the client's signing is not the server's
+CPU — and over as many whoami requests per round, sent by the same client at the same
+concurrency.  The ratio is CPU per sign-in / CPU per whoami; rounds alternate and the median is
+reported.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ async def main_async(accounts: int, whoamis: int, rounds: int) -> int:
                 per_sign_in.append(sign_in_cpu * 1e3)
                 per_whoami.append(whoami_cpu * 1e3)
                 ratios.append(sign_in_cpu / whoami_cpu)
-                print(f"round {r + 1}: passkey sign-in {sign_in_cpu * 1e3:.2f} ms CPU, whoami {whoami_cpu * 1e3:.3f} ms"
+                print(f"round {r + 1}: passkey sign-in {sign_in_cpu * 1e3:.3f} ms CPU, whoami {whoami_cpu * 1e3:.3f} ms"
                       f" CPU, ratio {ratios[-1]:.2f}")
         return second_step.verdict("passkey sign-in (options + verify) / whoami, server CPU", GOAL, ratios,
                                    per_sign_in, per_whoami)
