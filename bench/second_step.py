@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import sys
 import tempfile
@@ -55,16 +54,11 @@ def _cpu(server: run.Server) -> float:
     10 ms ticks, ±10 % on 100 sign-ins).  A thread that ended between two readings drops out of
     both, as with the ``stat`` fields."""
     ns = 0
-    for pid in server.pids():
+    for stat in (path for pid in server.pids() for path in Path(f"/proc/{pid}/task").glob("*/schedstat")):
         try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
+            ns += int(stat.read_text().split()[0])
+        except (OSError, IndexError, ValueError):  # the thread ended
             continue
-        for tid in tids:
-            try:
-                ns += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
     return ns / 1e9
 
 
