@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Select, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.crypto import random_id
@@ -21,12 +22,18 @@ from dostup.persistence.models import Credential
 async def types_of(db: Database, account_id: str, types: Iterable[str]) -> set[str]:
     """Which of ``types`` the account has: one indexed read, an EXISTS per type (sign-in asks this
     after every right password, so it stays on the light read path)."""
-    kinds = sorted(set(types))
+    kinds = tuple(sorted(set(types)))
     if not kinds:
         return set()
-    row = await db.first(select(*(exists().where(Credential.account_id == account_id, Credential.type == kind)
-                                  for kind in kinds)))
+    stmt = _TYPES_OF.get(kinds)
+    if stmt is None:  # built once per set of types: SQLAlchemy's statement cache then skips the compiling
+        stmt = _TYPES_OF[kinds] = select(*(exists().where(Credential.account_id == bindparam("account_id"),
+                                                          Credential.type == kind) for kind in kinds))
+    row = await db.first(stmt.params(account_id=account_id))
     return {kind for kind, found in zip(kinds, row or (), strict=False) if found}
+
+
+_TYPES_OF: dict[tuple[str, ...], Select[Any]] = {}
 
 
 async def of_type(db: AsyncSession, account_id: str, kind: str) -> Credential | None:
