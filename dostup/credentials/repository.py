@@ -25,15 +25,14 @@ async def types_of(db: Database, account_id: str, types: Iterable[str]) -> set[s
     kinds = tuple(sorted(set(types)))
     if not kinds:
         return set()
-    stmt = _TYPES_OF.get(kinds)
-    if stmt is None:  # built once per set of types: SQLAlchemy's statement cache then skips the compiling
-        stmt = _TYPES_OF[kinds] = select(*(exists().where(Credential.account_id == bindparam("account_id"),
-                                                          Credential.type == kind) for kind in kinds))
-    row = await db.first(stmt.params(account_id=account_id))
+    if kinds not in _TYPES_OF:  # built once per set of types: SQLAlchemy's statement cache then skips the compiling
+        _TYPES_OF[kinds] = select(*(exists().where(Credential.account_id == bindparam("account_id"),
+                                                   Credential.type == kind) for kind in kinds))
+    row = await db.first(_TYPES_OF[kinds].params(account_id=account_id))
     return {kind for kind, found in zip(kinds, row or (), strict=False) if found}
 
 
-_TYPES_OF: dict[tuple[str, ...], Select[Any]] = {}
+_TYPES_OF: dict[tuple[str, ...], Select[*tuple[Any, ...]]] = {}
 
 
 async def of_type(db: AsyncSession, account_id: str, kind: str) -> Credential | None:
