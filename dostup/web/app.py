@@ -37,6 +37,7 @@ from dostup.web.api.plain_session import FastWhoami
 from dostup.web.errors import install_error_handlers
 from dostup.web.middleware import BodyLimit, LimitsLedger, SecurityHeaders, security_headers
 from dostup.web.oidc import admin_api, apps_api, apps_pages, authorize, endpoints, logout
+from dostup.web.oidc.fast_token import TOKEN, FastToken
 from dostup.web.ui import (
     account_pages,
     company_pages,
@@ -65,11 +66,18 @@ class DostupApp(FastAPI):
 
     fast_whoami: FastWhoami | None = None
     fast_passkey: FastPasskeySignIn | None = None
+    fast_token: FastToken | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.fast_whoami
         if fast is not None and scope["type"] == "http" and scope["path"] == WHOAMI and await fast(scope, send):
             return
+        token = self.fast_token
+        if token is not None and scope["type"] == "http" and scope["path"] == TOKEN and scope["method"] == "POST":
+            replay = await token(scope, receive, send)
+            if replay is None:
+                return
+            receive = replay
         passkey = self.fast_passkey
         if passkey is not None and scope["type"] == "http" and scope["method"] == "POST":
             route = passkey.routes.get(scope["path"])
@@ -132,4 +140,6 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
                                          security_headers(production=production,
                                                           form_targets=services.social.form_targets()),
                                          services.settings.max_body_bytes)
+    app.fast_token = FastToken(services.oidc, security_headers(
+        production=production, form_targets=services.social.form_targets()), services.settings.max_body_bytes)
     return app

@@ -66,37 +66,51 @@ class FastPasskeySignIn:
 
     async def __call__(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None when answered; else the ``receive`` the application is to be called with."""
-        length = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = value
-        if length is None or not length.isdigit() or int(length) > self._max:
-            return receive
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return _replay(b"".join(chunks), message)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        try:
-            async with charged_only_on_success():
-                response = await route(Request(scope, _replay(body)))
-        except Exception as exc:  # noqa: BLE001 - answered by the application's handlers, as before
-            scope[FAST_ERROR] = exc
-            return _replay(body)
-        await send({"type": "http.response.start", "status": response.status_code,
-                    "headers": [*response.raw_headers, *self._headers]})
-        await send({"type": "http.response.body", "body": response.body})
-        return None
+        body = await read_body(scope, receive, self._max)
+        if not isinstance(body, bytes):
+            return body
+        return await answer(lambda: route(Request(scope, replay(body))), scope, body, send, self._headers)
 
 
-def _replay(body: bytes, then: Message | None = None) -> Receive:
+async def answer(respond: Callable[[], Awaitable[Response]], scope: Scope, body: bytes, send: Send,
+                 headers: list[tuple[bytes, bytes]]) -> Receive | None:
+    """``respond()``'s response sent with ``headers`` added, inside the limits ledger: None.  If it
+    raises, nothing is sent: the exception is left in the scope (``FAST_ERROR``) for the route to
+    raise again, and the ``receive`` that replays ``body`` to the application is returned."""
+    try:
+        async with charged_only_on_success():
+            response = await respond()
+    except Exception as exc:  # noqa: BLE001 - answered by the application's handlers, as before
+        scope[FAST_ERROR] = exc
+        return replay(body)
+    await send({"type": "http.response.start", "status": response.status_code,
+                "headers": [*response.raw_headers, *headers]})
+    await send({"type": "http.response.body", "body": response.body})
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes | Receive:
+    """The whole body of a request whose ``Content-Length`` is within ``max_bytes``; else the
+    ``receive`` the application is to be called with (the original one when nothing was read: no
+    length, or too long, for its ``BodyLimit`` to answer; a replay when the client went away)."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+    if length is None or not length.isdigit() or int(length) > max_bytes:
+        return receive
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return replay(b"".join(chunks), message)
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, then: Message | None = None) -> Receive:
     """A ``receive`` that gives ``body`` once, then ``then`` (a disconnect) or waits for nothing."""
     sent = False
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from dostup.oidc.provider.service import TokenRefused
+from dostup.web.api.plain_passkey import FAST_ERROR
 from dostup.web.deps import get_services
 from dostup.web.oidc.http import NO_STORE, core_request, core_response
 
@@ -35,6 +36,9 @@ async def _posted(request: Request, endpoint: str) -> Response:
 
 
 async def token(request: Request) -> Response:
+    failed = request.scope.pop(FAST_ERROR, None)
+    if failed is not None:  # the fast path's (``fast_token.py``), raised again for the handlers to answer
+        raise failed
     return await _posted(request, "token")
 
 

@@ -22,17 +22,27 @@ async def core_request(request: Request) -> HttpRequest | Response:
     """
     form: dict[str, str] = {}
     if request.method == "POST":
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return oauth_error("invalid_request", "The body must be application/x-www-form-urlencoded.")
-        try:
-            pairs = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True, max_num_fields=50)
-        except ValueError:
-            return oauth_error("invalid_request", "Malformed request body.")
-        for key, value in pairs:
-            if key in form or len(value) > 8192:
-                return oauth_error("invalid_request", f"Invalid or repeated parameter '{key[:40]}'.")
-            form[key] = value
+        fields = form_fields(request.headers.get("content-type", ""), await request.body())
+        if isinstance(fields, str):
+            return oauth_error("invalid_request", fields)
+        form = fields
     return HttpRequest(request.method, str(request.url), request.headers, form)
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str] | str:
+    """The fields of a form body, or why it is refused (``invalid_request``'s description)."""
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return "The body must be application/x-www-form-urlencoded."
+    try:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=50)
+    except ValueError:
+        return "Malformed request body."
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form or len(value) > 8192:
+            return f"Invalid or repeated parameter '{key[:40]}'."
+        form[key] = value
+    return form
 
 
 def core_response(resp: HttpResponse) -> Response:
