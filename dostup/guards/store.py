@@ -77,6 +77,12 @@ _UPSERT = (
     "expires_at = CASE WHEN counters.expires_at <= :now THEN :exp ELSE counters.expires_at END "
     "RETURNING count, expires_at"
 )
+# A hit inside a live window changes only ``count``: it is counted by an UPDATE that leaves
+# ``expires_at`` out of its SET, so SQLite does not rewrite the row's entry in
+# ``ix_counters_expires_at`` (the upsert names the column, and a commit then writes that index's
+# page too).  No row, or an expired one: the upsert starts the window.  Both run in one write
+# transaction, so nothing happens between them.
+_BUMP = "UPDATE counters SET count = count + 1 WHERE key = :key AND expires_at > :now RETURNING count, expires_at"
 _PUT = ("INSERT INTO counters (key, count, expires_at) VALUES (:key, :v, :exp) "
         "ON CONFLICT (key) DO UPDATE SET count = :v, expires_at = :exp")
 
@@ -132,8 +138,11 @@ class UnitCounters:
     def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
         counted: list[Seen] = []
         for key, limit, window in hits:
-            exp = self._raw.time(self._now + dt.timedelta(seconds=window))
-            seen = _seen(self._raw.one(_UPSERT, {"key": key, "now": self._now_p, "exp": exp}), self._now)
+            row = self._raw.one(_BUMP, {"key": key, "now": self._now_p})
+            if row is None:
+                exp = self._raw.time(self._now + dt.timedelta(seconds=window))
+                row = self._raw.one(_UPSERT, {"key": key, "now": self._now_p, "exp": exp})
+            seen = _seen(row, self._now)
             counted.append(seen)
             if seen.count > limit:
                 break
@@ -176,8 +185,11 @@ class SqliteCounterStore(_RowStore):
         def run(conn: sqlite3.Connection) -> tuple[list[Seen], list[Seen]]:
             counted: list[Seen] = []
             for key, limit, window in hits:
-                exp = self._text(now + dt.timedelta(seconds=window))
-                seen = _seen(conn.execute(_UPSERT, {"key": key, "now": now_s, "exp": exp}).fetchone(), now)
+                row = conn.execute(_BUMP, {"key": key, "now": now_s}).fetchone()
+                if row is None:
+                    exp = self._text(now + dt.timedelta(seconds=window))
+                    row = conn.execute(_UPSERT, {"key": key, "now": now_s, "exp": exp}).fetchone()
+                seen = _seen(row, now)
                 counted.append(seen)
                 if seen.count > limit:
                     break
