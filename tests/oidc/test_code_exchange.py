@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
-from dostup.oidc.provider import tokens
+from dostup.oidc.provider import keys, signer
 from dostup.oidc.provider.keys import SigningKey
 from dostup.services import Services
 from tests.oidc.support import REDIRECT, add_client, code_for, pkce, signed_in_browser, unverified
@@ -93,23 +95,50 @@ async def test_the_direct_path_issues_the_same_tokens_as_authlibs_path(
     assert shapes[0] == shapes[1]
 
 
-async def test_the_direct_path_signs_on_the_event_loops_thread(
+async def test_the_direct_path_signs_rs256_on_a_thread_of_its_own(
         services: Services, client_factory: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch) -> None:
-    """No hand-off to a signing pool (measured dearer than signing inline on the bench machine:
-    bench/RESULTS.md, 2026-12-04); both tokens are still signed and verify."""
-    signed_by: list[tuple[str, int]] = []
-    real = tokens.sign_jwt
+    """The ID token's RSA signature runs on the ``oidc-rs256`` thread (OpenSSL signs without the GIL,
+    beside the loop), the access token's ES256 one on the loop's thread (bench/RESULTS.md,
+    2026-12-04); both verify against the JWKS."""
+    signed_by: list[tuple[str, str]] = []
+    real = keys.signature
 
-    def recording(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
-        signed_by.append((key.alg, threading.get_ident()))
-        return real(key, header, claims)
+    def recording(key: SigningKey, data: bytes) -> bytes:
+        signed_by.append((key.alg, threading.current_thread().name))
+        return real(key, data)
 
-    monkeypatch.setattr(tokens, "sign_jwt", recording)
+    monkeypatch.setattr(keys, "signature", recording)
+    monkeypatch.setattr(signer, "signature", recording)
     rp = await add_client(services)
     browser = await signed_in_browser(client_factory(), services)
     verifier, challenge = pkce()
     got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
     ok = await _post(client_factory(), rp, "basic", code=got["code"], code_verifier=verifier)
     assert ok.status_code == 200, ok.text
-    assert signed_by == [("ES256", threading.get_ident()), ("RS256", threading.get_ident())]
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("oidc-sign")]
+    assert signed_by == [("ES256", threading.current_thread().name), ("RS256", "oidc-rs256")]
+    jwks = KeySet.import_key_set((await client_factory().get("/oauth2/jwks")).json())
+    for name in ("access_token", "id_token"):
+        assert jwt.decode(ok.json()[name], jwks).claims["aud"] == rp["client_id"]
+
+
+async def test_a_failed_signature_on_the_signing_thread_fails_the_request_and_the_thread_goes_on(
+        services: Services, app: Any, monkeypatch: pytest.MonkeyPatch, client_factory: Callable[..., httpx.AsyncClient],
+        ) -> None:
+    rp = await add_client(services)
+    browser = await signed_in_browser(client_factory(), services)
+    verifier, challenge = pkce()
+    first = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    second = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    real = signer.signature
+
+    def failing(key: SigningKey, data: bytes) -> bytes:
+        raise ValueError("no signature")
+
+    monkeypatch.setattr(signer, "signature", failing)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://testserver") as http:
+        failed = await _post(http, rp, "basic", code=first["code"], code_verifier=verifier)
+        assert failed.status_code == 500
+        monkeypatch.setattr(signer, "signature", real)
+        ok = await _post(http, rp, "basic", code=second["code"], code_verifier=verifier)
+    assert ok.status_code == 200, ok.text

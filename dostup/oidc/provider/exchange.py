@@ -28,14 +28,16 @@ with a wrong verifier or redirect URI is gone):
   ``invalid_request``; a verifier whose S256 is not the challenge: ``invalid_grant``.
 
 The tokens are the same as Authlib's path writes (``tokens.py``); they are signed after the
-transaction (nothing slow while it is open, STYLE.md §6), on the event loop's own thread.  An
-RS256 signature is the largest single cost of the exchange (~0.27 ms of OpenSSL), and it was
-once handed to a two-thread pool (OpenSSL releases the GIL while it signs) so that the loop could
-serve other requests meanwhile.  Measured on the 2-core bench machine, that cost more than it
-gave: the hand-off and the GIL passed back and forth between the loop and the signing threads
-(at every ``sqlite3`` call of the loop, which releases it) added ~150–300 µs of CPU to each
-exchange, and the pool never ran beside the loop for long enough to make up for it (bench/RESULTS.md,
-2026-12-04: 980–996 exchanges/s with the pool, 1,106–1,172/s inline, in alternating runs).
+transaction (nothing slow while it is open, STYLE.md §6).  The access token's ES256 signature
+(~35 us) is made on the loop's thread; the ID token's RS256 one (~0.26-0.3 ms of OpenSSL, the
+largest single cost of the exchange) on a thread of its own (``signer.py``), beside the loop.  A
+two-thread pool that ran the whole token building (claims, JSON, both signatures) was measured
+dearer than signing inline (bench/RESULTS.md, 2026-12-04: the GIL went back and forth at every
+``sqlite3`` call of the loop), and handing it only the RSA signature gained nothing under load ~2.5.
+One thread that takes only the OpenSSL call, and holds the GIL for a few microseconds a job, did
+gain where a second core was free (load 1.2-1.8, alternating runs of 2026-12-04 05:40-05:45):
+1,056-1,155 exchanges/s against 788-994/s inline, at 1.35-1.46 cores and ~10-20 % more CPU an
+exchange.  On a machine with no core to spare it gains nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from dostup.oidc.provider.clients import CLIENT_SQL, SECRET_METHODS, Client, Cli
 from dostup.oidc.provider.keys import KeyStore
 from dostup.oidc.provider.records import epoch
 from dostup.oidc.provider.server import HttpRequest, HttpResponse
+from dostup.oidc.provider.signer import Signer
 from dostup.persistence.db import Database, Raw, add_row
 from dostup.persistence.models_oidc import OidcGrant, OidcToken
 from dostup.settings import OidcSettings
@@ -184,6 +187,10 @@ class CodeExchange:
         self._keyring = keyring
         self._clock = clock
         self._settings = settings
+        self._signer = Signer()
+
+    def close(self) -> None:
+        self._signer.close()
 
     async def __call__(self, req: HttpRequest) -> HttpResponse | None:
         """The token response, or None when Authlib's endpoint is to answer (see the module)."""
@@ -201,7 +208,7 @@ class CodeExchange:
             return None
         if isinstance(outcome, OAuth2Error):
             return refusal(outcome)
-        return HttpResponse(200, self._tokens(outcome, keys.signing, now), TOKEN_HEADERS)
+        return HttpResponse(200, await self._tokens(outcome, keys.signing, now), TOKEN_HEADERS)
 
     def _spend(self, raw: Raw, creds: _Credentials, code: str, form: Mapping[str, str],
                now: dt.datetime) -> _Issued | OAuth2Error | _NotOurs:
@@ -241,7 +248,7 @@ class CodeExchange:
                 "expires_at": now + dt.timedelta(seconds=settings.refresh_token_seconds)})
         return _Issued(client, account_id, session_id, scope, nonce, auth_time, acr, tuple(amr.split()), jti, refresh)
 
-    def _tokens(self, issued: _Issued, signing: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    async def _tokens(self, issued: _Issued, signing: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
         """The token response of RFC 6749 §5.1 with the ID token (Authlib's key order)."""
         client, settings = issued.client, self._settings
         sub = subject_id(self._keyring, client, issued.account_id)
@@ -260,5 +267,6 @@ class CodeExchange:
                 issuer=self._issuer, client_id=client.client_id, now=iat, ttl=settings.id_token_seconds,
                 nonce=issued.nonce, auth_time=auth_time, acr=issued.acr, amr=issued.amr, access=access, sub=sub,
                 sid=sid)
-            body["id_token"] = tokens.id_token(signing["RS256"], claims)
+            key = signing["RS256"]
+            body["id_token"] = await self._signer.sign_jwt(key, tokens.id_token_header(key), claims)
         return body

@@ -115,7 +115,8 @@ class OidcProvider:
                                                 scopes=list(SCOPES))
 
     def close(self) -> None:
-        """Nothing to release now (the code exchange signs on the loop's thread, without a pool of its own)."""
+        """The code exchange's signing thread ends."""
+        self._exchange.close()
 
     async def _core(self, fn: Callable[..., T], *args: Any) -> T:
         call = Call(await self.keys.snapshot(), self._clock.now())

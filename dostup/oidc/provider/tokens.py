@@ -50,8 +50,12 @@ def id_token_claims(*, issuer: str, client_id: str, now: int, ttl: int, nonce: s
     return claims
 
 
+def id_token_header(key: SigningKey) -> dict[str, Any]:
+    return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
+
+
 def id_token(key: SigningKey, claims: dict[str, Any]) -> str:
-    return sign_jwt(key, {"alg": key.alg, "kid": key.kid, "typ": "JWT"}, claims)
+    return sign_jwt(key, id_token_header(key), claims)
 
 
 def session_sid(keyring: Keyring, session_id: str) -> str:
