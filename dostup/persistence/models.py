@@ -80,6 +80,20 @@ class Flow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
 
+class SpentChallenge(Base):
+    """A first-factor ceremony's signed flow id, once answered (``login/ceremony.py``:
+    ``SignedFlows``): its options wrote nothing, and this row is what makes the challenge
+    single-use.  The id alone is the key and the row (``WITHOUT ROWID`` on SQLite: one b-tree, so
+    the sign-in's commit writes one page for it, where a ``flows`` row wrote four); rows past
+    ``expires_at`` are refused by the id's own signed expiry and purged."""
+
+    __tablename__ = "spent_challenges"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class OneTimeCode(Base):
     __tablename__ = "codes"
 

@@ -1,6 +1,6 @@
 """A passkey sign-in's options write nothing: the flow id is signed (HMAC, its expiry inside) and
-names the challenge; the flow is stored, spent, only by its answer (``login/ceremony.py``:
-``SignedFlows``).  Forged, moved or expired ids are refused; one id signs in once."""
+names the challenge; its id is stored, spent, only by its answer (``login/ceremony.py``:
+``SignedFlows``; ``spent_challenges``).  Forged, moved or expired ids are refused; one id signs in once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dostup.core.crypto import Keyring
-from dostup.persistence.models import Flow, Session
+from dostup.persistence.models import Flow, Session, SpentChallenge
 from dostup.selfservice.login.ceremony import SIGNED_PREFIX, SignedFlows
 from tests.flows.test_passkeys import Passkeys, _with_passkey
 from tests.support import ApiSurface
@@ -27,7 +27,7 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-async def test_the_options_write_nothing_and_the_answer_stores_the_spent_flow(surface, services):
+async def test_the_options_write_nothing_and_the_answer_stores_the_spent_id(surface, services):
     me, auth, _ = await _with_passkey(surface, services, 561)
     flows = await _count(services, Flow)
     started = [await me.options() for _ in range(3)]
@@ -36,10 +36,11 @@ async def test_the_options_write_nothing_and_the_answer_stores_the_spent_flow(su
     assert len(set(ids)) == 3 and all(i.startswith(SIGNED_PREFIX) and len(i) <= 64 for i in ids)
     assert len({s.data["options"]["challenge"] for s in started}) == 3
     assert (await me.answer(ids[0], auth.get(started[0].data["options"]))).ok
+    assert await _count(services, Flow) == flows  # the spent id is a spent_challenges row, not a flow
     async with services.db.read() as s:
-        row = (await s.execute(select(Flow).where(Flow.id == ids[0]))).scalar_one()
-    assert row.state == "done" and row.account_id is None
-    assert row.expires_at == dt.datetime.fromisoformat(started[0].data["expires_at"])
+        row = (await s.execute(select(SpentChallenge).where(SpentChallenge.id == ids[0]))).scalar_one()
+    expires_at = dt.datetime.fromisoformat(started[0].data["expires_at"])
+    assert expires_at.replace(tzinfo=None) == row.expires_at.replace(tzinfo=None)
 
 
 async def test_a_forged_or_moved_flow_id_is_404(surface, services):

@@ -4,13 +4,18 @@ index they do not need (issue 10 §7: a passkey sign-in's CPU against a whoami's
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from dostup.guards.store import UnitCounters
 from dostup.persistence.db import Raw
+from dostup.persistence.models import SpentChallenge
+from dostup.selfservice.login.ceremony import CeremonySpent, Signed, SignedFlows, spend_signed
 from dostup.services import Services
 
 
@@ -18,7 +23,11 @@ async def frames_of(services: Services, write: Callable[[], Awaitable[Any]]) -> 
     """The WAL frames ``write`` commits (the pages it changed), after a checkpoint copied all before."""
     checkpointer = services.db._checkpointer
     assert checkpointer is not None
-    checkpointer._checkpoint()
+    for _ in range(100):  # the checkpointer's own thread may hold the checkpoint lock a moment
+        checkpointer._checkpoint()
+        if checkpointer.pending_frames() == 0:
+            break
+        await asyncio.sleep(0.02)
     before = checkpointer.pending_frames()
     assert before == 0
     await write()
@@ -47,3 +56,47 @@ async def test_a_hit_inside_its_window_rewrites_the_counter_row_alone(services: 
     assert await frames_of(services, lambda: services.db.run_raw(in_unit)) == 1
     assert await store.get("t-fill-0300") == 2
     assert await frames_of(services, lambda: store.hit_many([("t-new", 100, 60)])) >= 2
+
+
+def _signed(services: Services, *, first_byte: int, expires_at: dt.datetime | None = None) -> Signed:
+    """A checked signed flow id whose challenge starts with ``first_byte`` (0: its answer purges)."""
+    signed = SignedFlows(services.keyring, "passkey").issue(services.clock.now())
+    return Signed(signed.flow_id, expires_at or signed.expires_at, bytes([first_byte]) + signed.challenge[1:])
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_spent_challenge_is_one_page_of_the_commit(services: Services) -> None:
+    """The answer's single-use mark is one row in one b-tree (``spent_challenges``, WITHOUT ROWID),
+    not a flows row and its three index entries."""
+    now = services.clock.now()
+    for _ in range(200):  # enough spent ids for the table to span several pages
+        signed = _signed(services, first_byte=1)
+        await services.db.run_raw(lambda raw, s=signed: spend_signed(raw, s, method="passkey", now=now))
+    signed = _signed(services, first_byte=1)
+    frames = await frames_of(services, lambda: services.db.run_raw(
+        lambda raw: spend_signed(raw, signed, method="passkey", now=now)))
+    assert frames == 1
+
+
+async def test_spent_ids_past_their_expiry_are_purged_by_one_answer_in_256(services: Services) -> None:
+    """An answer whose challenge starts with a zero byte deletes the spent ids that expired more
+    than a minute ago; the others, and every live one, stay (a replay of a live id is refused)."""
+    now = services.clock.now()
+    old = _signed(services, first_byte=1, expires_at=now - dt.timedelta(minutes=2))
+    recent = _signed(services, first_byte=1, expires_at=now - dt.timedelta(seconds=30))
+    live = _signed(services, first_byte=1)
+    for s in (old, recent, live):
+        await services.db.run_raw(lambda raw, s=s: spend_signed(raw, s, method="passkey", now=now))
+    await services.db.run_raw(lambda raw: spend_signed(raw, _signed(services, first_byte=7), method="passkey",
+                                                       now=now))
+    assert await _spent(services) == 4  # a non-zero first byte purges nothing
+    await services.db.run_raw(lambda raw: spend_signed(raw, _signed(services, first_byte=0), method="passkey",
+                                                       now=now))
+    assert await _spent(services) == 4  # the old one went, the purging answer's own came
+    with pytest.raises(CeremonySpent):
+        await services.db.run_raw(lambda raw: spend_signed(raw, live, method="passkey", now=now))
+
+
+async def _spent(services: Services) -> int:
+    async with services.db.read() as s:
+        return int((await s.execute(select(func.count()).select_from(SpentChallenge))).scalar_one())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -173,8 +172,8 @@ def run(work: Work, method: Ceremony, flow: Spent, answer: object, ctx: Context)
 # (``Keyring``, purpose ``ceremony-flow:<method>``); the challenge is an HMAC of the same bytes
 # under another derived key (``ceremony-challenge:<method>``), so only this server can name the challenge of a
 # flow id, and a flow id cannot be moved in time.  Single use: the answer's unit of work inserts
-# the flow row, already spent — a second answer with the same id meets that row (``ON CONFLICT
-# DO NOTHING`` inserts nothing) and is refused as a replay (:class:`CeremonySpent`).
+# the id into ``spent_challenges`` — a second answer with the same id meets that row (``ON
+# CONFLICT DO NOTHING`` inserts nothing) and is refused as a replay (:class:`CeremonySpent`).
 
 SIGNED_PREFIX = "pk1."
 _NONCE = 16
@@ -205,10 +204,10 @@ class SignedFlows:
         self._challenge_key = keyring.key("ceremony-challenge:" + method)
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._flow_key, payload, hashlib.sha256).digest()[:_MAC]
+        return hmac.digest(self._flow_key, payload, "sha256")[:_MAC]
 
     def _challenge(self, payload: bytes) -> bytes:
-        return hmac.new(self._challenge_key, payload, hashlib.sha256).digest()
+        return hmac.digest(self._challenge_key, payload, "sha256")
 
     def issue(self, now: dt.datetime) -> Signed:
         expires = int((now - _EPOCH).total_seconds()) + TTL_SECONDS
@@ -240,17 +239,21 @@ class SignedFlows:
         return Signed(flow_id, expires_at, self._challenge(raw))
 
 
-_INSERT_SPENT = ("INSERT INTO flows (id, kind, state, data, account_id, ip, created_at, updated_at, expires_at) "
-                 "VALUES (:id, :kind, :state, :data, NULL, :ip, :now, :now, :expires_at) "
-                 "ON CONFLICT (id) DO NOTHING RETURNING id")
+_INSERT_SPENT = "INSERT INTO spent_challenges (id, expires_at) VALUES (:id, :expires_at) ON CONFLICT (id) DO NOTHING RETURNING id"
+# Spent ids past their expiry are refused by the expiry they carry: about one answer in 256 (the
+# first byte of its challenge, an HMAC output, is 0) deletes them, a minute late (clocks of other
+# processes).  The table holds the last few minutes' sign-ins; the scan is of those.
+_PURGE = "DELETE FROM spent_challenges WHERE expires_at <= :before"
+_PURGE_GRACE = dt.timedelta(minutes=1)
 
 
-def spend_signed(raw: Raw, signed: Signed, *, kind: str, method: str, now: dt.datetime, ip: str) -> Spent:
-    """Store the signed flow as spent (``done``) in the answer's unit of work: exactly one answer
-    inserts it; any other (a replay, a parallel answer that lost) is :class:`CeremonySpent`."""
-    data: dict[str, object] = {"method": method, "state": {"challenge": _b64(signed.challenge)}}
-    row = raw.one(_INSERT_SPENT, {"id": signed.flow_id, "kind": kind, "state": SPENT, "data": raw.json(data),
-                                  "ip": ip[:64], "now": raw.time(now), "expires_at": raw.time(signed.expires_at)})
-    if row is None:
+def spend_signed(raw: Raw, signed: Signed, *, method: str, now: dt.datetime) -> Spent:
+    """Store the signed flow id as spent (``spent_challenges``) in the answer's unit of work:
+    exactly one answer inserts it; any other (a replay, a parallel answer that lost) is
+    :class:`CeremonySpent`."""
+    if raw.one(_INSERT_SPENT, {"id": signed.flow_id, "expires_at": raw.time(signed.expires_at)}) is None:
         raise CeremonySpent()
+    if signed.challenge[0] == 0:
+        raw.run(_PURGE, {"before": raw.time(now - _PURGE_GRACE)})
+    data: dict[str, object] = {"method": method, "state": {"challenge": _b64(signed.challenge)}}
     return Spent(signed.flow_id, data, None)

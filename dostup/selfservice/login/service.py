@@ -427,7 +427,7 @@ class LoginService:
                     over = self._limiter.count_in(UnitCounters(raw, now), per_ip)
                     if over is not None:
                         return None, over.error(), None  # the count is kept, the flow not spent
-                flow = ceremonies.spend_signed(raw, signed, kind=KIND, method=signed_method, now=now, ip=ctx.ip)
+                flow = ceremonies.spend_signed(raw, signed, method=signed_method, now=now)
             method = str(flow.data.get("method"))
             ceremony = self.ceremonies.get(method)
             if ceremony is None:
