@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Row, func, literal, select, tuple_, update
 
 from dostup.accounts.events import record_event
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.errors import NotFound, ValidationFailed
 from dostup.core.i18n import Catalog
@@ -52,8 +52,8 @@ class Page(Generic[T]):
 @dataclass(frozen=True, slots=True)
 class Notification:
     id: str
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
+    created_at: UtcTime
+    sent_at: UtcTime | None
     channel: str
     destination: str  # masked
     kind: str
@@ -63,7 +63,7 @@ class Notification:
 @dataclass(frozen=True, slots=True)
 class Event:
     id: str
-    created_at: dt.datetime
+    created_at: UtcTime
     kind: str
     outcome: str
     ip: str | None
@@ -77,9 +77,9 @@ class ActiveSession:
     current: bool
     device: str | None
     ip: str | None
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
-    expires_at: dt.datetime
+    created_at: UtcTime
+    last_seen_at: UtcTime
+    expires_at: UtcTime
     remember: bool
     limited: bool  # signed in with a temporary password: may only set a new one
     aal: int = 1

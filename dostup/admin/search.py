@@ -13,7 +13,6 @@ in a request body, never in a URL (SECURITY.md: SNILS never in URLs or logs).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, select
 
 from dostup.accounts.contracts import number_key, parse_number
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring, random_id
 from dostup.core.errors import FormErrors, ValidationFailed
@@ -62,7 +61,7 @@ class FoundAccount:
     middle_name: str | None
     state: str
     role: str
-    created_at: dt.datetime
+    created_at: UtcTime
 
 
 _CARD = (Account.id, Account.phone, Account.email, Account.login, Account.family_name, Account.given_name,

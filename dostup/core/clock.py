@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Protocol
+from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import PlainSerializer, WithJsonSchema
 
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
 
@@ -48,3 +50,15 @@ def utc_naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
+
+
+def utc_text(value: dt.datetime) -> str:
+    """A time as RFC 3339 text with its zone, ``2026-12-04T05:37:38.723894Z``: how the JSON API, the
+    command line and the OpenID Connect admin write every time.  OpenAPI's ``date-time`` needs the
+    offset, and a JavaScript client reads a time without one as its own local time."""
+    return utc_naive(value).isoformat() + "Z"
+
+
+#: A field of a view the JSON API returns: a stored time (naive UTC) that JSON shows with its zone.
+UtcTime = Annotated[dt.datetime, PlainSerializer(utc_text, return_type=str, when_used="json"),
+                    WithJsonSchema({"type": "string", "format": "date-time"})]

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.accounts import companies as C
 from dostup.accounts.companies import CompanyInput
 from dostup.accounts.events import record_event
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, NotFound, StepNotAllowed
 from dostup.core.masking import mask_email
@@ -79,10 +79,10 @@ class CompanyView:
     address: str | None
     email: str
     status: Literal["confirmed", "unconfirmed"]
-    created_at: dt.datetime
-    confirmed_at: dt.datetime | None
+    created_at: UtcTime
+    confirmed_at: UtcTime | None
     destination: str  # the email, masked, as the «code sent to» line shows it
-    code_expires_at: dt.datetime | None
+    code_expires_at: UtcTime | None
     resend_after_seconds: int
 
     @property

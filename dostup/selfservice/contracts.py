@@ -42,7 +42,7 @@ from dostup.accounts.contracts import (
     parse_number,
 )
 from dostup.accounts.events import record_event
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring, random_id
 from dostup.core.errors import Conflict, FlowExpired, FormErrors, NotFound, StepNotAllowed, ValidationFailed
@@ -92,7 +92,7 @@ class LinkedContract:
     kind: str
     number: str  # as shown: a contract number, or a masked card
     method: str  # the proof of ownership: "sms" | "secret" (a wire field, kept as clients read it)
-    created_at: dt.datetime
+    created_at: UtcTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +103,9 @@ class LinkFlowView:
     state: str
     kind: str
     number: str
-    code_expires_at: dt.datetime | None
+    code_expires_at: UtcTime | None
     resend_after_seconds: int
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,8 +109,8 @@ async def test_remember_me_gives_a_persistent_cookie_and_thirty_days(client_fact
     cookie = r.headers["set-cookie"]
     assert "Max-Age=2592000" in cookie
     me = await remembered.whoami()
-    expires = dt.datetime.fromisoformat(me.data["session"]["expires_at"])
-    assert (expires - services.clock.now()).days == 30
+    expires = dt.datetime.fromisoformat(me.data["session"]["expires_at"])  # RFC 3339, in UTC
+    assert expires.tzinfo == dt.UTC and (expires.replace(tzinfo=None) - services.clock.now()).days == 30
 
 
 async def test_sign_in_is_recorded_in_the_security_history(surface, services):

@@ -31,10 +31,10 @@ def _expected(rec: SessionRecord, companies_required: bool) -> str:
     return json.JSONEncoder(ensure_ascii=False).encode({
         "account": {"id": rec.account_id, "phone": rec.phone, "email": rec.email, "login": rec.login,
                     "segment": rec.segment, "state": rec.account_state,
-                    "created_at": rec.account_created_at.isoformat()},
+                    "created_at": rec.account_created_at.isoformat() + "Z"},
         "session": {"id": rec.id, "state": PASSWORD_CHANGE if rec.strength.restrictions else "active",
-                    "aal": rec.strength.aal, "amr": list(rec.strength.amr), "expires_at": rec.expires_at.isoformat(),
-                    "authenticated_at": rec.authenticated_at.isoformat(), "remember": rec.remember},
+                    "aal": rec.strength.aal, "amr": list(rec.strength.amr), "expires_at": rec.expires_at.isoformat() + "Z",
+                    "authenticated_at": rec.authenticated_at.isoformat() + "Z", "remember": rec.remember},
         "onboarding": ONBOARDING if companies_required and not rec.company_confirmed else None,
     })
 

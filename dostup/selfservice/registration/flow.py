@@ -10,10 +10,10 @@ code is a skipped step and is refused.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from dostup.core.clock import UtcTime
 from dostup.selfservice.flows import CodeProof
 
 KIND = "registration"
@@ -70,9 +70,9 @@ class RegistrationView:
     state: str
     channel: str
     destination: str  # masked
-    code_expires_at: dt.datetime | None
+    code_expires_at: UtcTime | None
     resend_after_seconds: int
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dostup.core.clock import UtcTime
 from dostup.selfservice.flows import CodeProof
 
 KIND = "contact_change"
@@ -48,9 +49,9 @@ class ContactFlowView:
     value: str  # the new contact, masked
     channel: str
     destination: str  # where the code went, masked
-    code_expires_at: dt.datetime | None
+    code_expires_at: UtcTime | None
     resend_after_seconds: int
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dostup.core.clock import utc_text
 from dostup.core.errors import Unauthenticated, ValidationFailed
 from dostup.guards.captcha import ACTIONS
 from dostup.identity.repository import AccountSummary
@@ -57,9 +58,9 @@ def whoami_body(rec: SessionRecord, companies_required: bool) -> str:
     strength = rec.strength
     return _WHOAMI % (
         _str(rec.account_id), _str(rec.phone), _str(rec.email), _str(rec.login), _str(rec.segment),
-        _str(rec.account_state), _str(rec.account_created_at.isoformat()),
+        _str(rec.account_state), _str(utc_text(rec.account_created_at)),
         _str(rec.id), _str(state_name(strength)), int(strength.aal), ", ".join(map(_str, strength.amr)),
-        _str(rec.expires_at.isoformat()), _str(rec.authenticated_at.isoformat()),
+        _str(utc_text(rec.expires_at)), _str(utc_text(rec.authenticated_at)),
         "true" if rec.remember else "false", _str(onboarding),
     )
 
@@ -90,11 +91,11 @@ def signed_in(account: Account | AccountSummary, session: IssuedSession) -> Sign
 
 def signed_in_json(account: Account | AccountSummary, session: IssuedSession) -> str:
     """:func:`signed_in` as ``SignedInOut`` serialises it, written without the models (the plain
-    routes' answer: a sign-in is a hot call, as whoami is).  Times are naive UTC, as pydantic writes them."""
+    routes' answer: a sign-in is a hot call, as whoami is)."""
     return _encode({
         "account": {"id": account.id, "phone": account.phone, "email": account.email, "login": account.login,
-                    "segment": account.segment, "state": account.state, "created_at": account.created_at.isoformat()},
-        "session": {"token": session.token, "expires_at": session.expires_at.isoformat(),
+                    "segment": account.segment, "state": account.state, "created_at": utc_text(account.created_at)},
+        "session": {"token": session.token, "expires_at": utc_text(session.expires_at),
                     "state": state_name(session.strength), "aal": session.strength.aal,
                     "amr": list(session.strength.amr)},
     })

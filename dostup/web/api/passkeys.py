@@ -16,7 +16,6 @@ is answered, so its options never answer 429.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from pydantic.dataclasses import dataclass
 
+from dostup.core.clock import UtcTime, utc_text
 from dostup.core.errors import ValidationFailed
 from dostup.selfservice.login.ceremony import Pending
 from dostup.selfservice.methods.passkey.settings import PasskeyView
@@ -57,7 +57,7 @@ class OptionsIn(_In):
 class CeremonyOut(BaseModel):
     flow_id: str = Field(description="post the answer with this id (single-use)")
     options: dict[str, Any] = Field(description="the WebAuthn `publicKey` options, binary members base64url")
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 class AnswerIn(_In):
@@ -121,7 +121,7 @@ async def _body(request: Request) -> dict[str, Any]:
 async def _login_options_fast(request: Request) -> Response:
     body = await _body(request)
     p = await get_services(request).login.begin(METHOD, make_context(request, "api"), body.get("flow_id"))
-    return Response(_encode({"flow_id": p.flow_id, "options": p.options, "expires_at": p.expires_at.isoformat()}),
+    return Response(_encode({"flow_id": p.flow_id, "options": p.options, "expires_at": utc_text(p.expires_at)}),
                     media_type="application/json")
 
 

@@ -6,13 +6,13 @@ only the wire limits (``RegistrationIn(RegistrationInput)``): the fields are wri
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
+from dostup.core.clock import UtcTime
 from dostup.selfservice.login.flow import LoginInput
 from dostup.selfservice.registration.flow import RegistrationInput
 from dostup.session.service import IssuedSession
@@ -74,12 +74,12 @@ class AccountOut(BaseModel):
     login: str | None
     segment: str | None
     state: str
-    created_at: dt.datetime
+    created_at: UtcTime
 
 
 class SessionOut(BaseModel):
     token: str
-    expires_at: dt.datetime
+    expires_at: UtcTime
     state: str = Field(description="`active`, or the step the session must take first (`password_change`)")
     aal: int = Field(description="authenticator assurance level (NIST 800-63B): 1 one factor, 2 two factors")
     amr: list[str] = Field(description="authentication methods used (RFC 8176: pwd, sms, otp, hwk, user, mfa …)")
@@ -93,7 +93,7 @@ def session_out(issued: IssuedSession) -> SessionOut:
 class PendingOut(BaseModel):
     flow_id: str
     methods: list[str] = Field(description="second factors the account has: recovery_code …")
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 class SecondFactorNeeded(BaseModel):

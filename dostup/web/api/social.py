@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import fields
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from dostup.core.clock import UtcTime
 from dostup.selfservice.login.flow import LoginOutcome
 from dostup.selfservice.methods.social.service import Linked, Reauthenticated, SignupNeeded
 from dostup.selfservice.registration.flow import RegistrationInput, RegistrationView
@@ -85,7 +85,7 @@ class MethodOut(BaseModel):
     provider: str
     name: str
     icon: str
-    linked_at: dt.datetime | None
+    linked_at: UtcTime | None
 
 
 class MethodsOut(BaseModel):

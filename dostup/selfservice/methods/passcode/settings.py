@@ -7,12 +7,11 @@ replaces the old binding.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from dostup.accounts.events import record_event
 from dostup.accounts.history import describe_device
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import sha256_hex
 from dostup.core.errors import Forbidden, FormErrors, NotFound, ValidationFailed
@@ -28,8 +27,8 @@ from dostup.session.reader import SessionRecord
 class BoundDevice:
     id: str
     name: str | None
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
+    created_at: UtcTime
+    last_used_at: UtcTime | None
 
 
 class PasscodeSettings:
