@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from tests.flows.helpers import PASSWORD, phone_e164, register, registration_fields
+from tests.flows.passkey_support import Authenticator
+from tests.flows.test_passkeys import Passkeys
 from tests.support import ApiSurface
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -51,13 +53,20 @@ async def test_every_time_in_the_api_answers_is_utc_with_its_zone(api: ApiSurfac
         email = await client.post("/api/v1/settings/contacts/email", headers=auth, json={"email": "times@example.ru"})
     assert email.status_code == 201, email.text
     answers.append(email.json())
+    api.token = auth["Authorization"].removeprefix("Bearer ")
+    added = await Passkeys(api).add(Authenticator(), "Телефон")
+    assert added.ok, added
+    totp = await client.post("/api/v1/settings/totp", headers=auth)
+    assert totp.status_code in (200, 201), totp.text
+    answers += [added.data, (await client.get("/api/v1/settings/passkeys", headers=auth)).json(), totp.json()]
 
-    found = {k: v for answer in answers for k, v in times(answer).items()}
-    expected = {".code_expires_at", ".expires_at", ".account.created_at", ".session.expires_at",
-                ".session.authenticated_at", ".items[0].created_at", ".items[0].last_seen_at"}
-    assert expected <= set(found), sorted(found)
+    found = [(f"{i}{where}", text) for i, answer in enumerate(answers) for where, text in times(answer).items()]
+    expected = {"0.code_expires_at", "0.expires_at", "1.account.created_at", "1.session.expires_at",
+                "2.session.authenticated_at", "3.items[0].last_seen_at", "4.items[0].created_at",
+                "5.items[0].sent_at", "6.code_expires_at", "7.created_at", "8.items[0].created_at", "9.expires_at"}
+    assert expected <= {where for where, _ in found}, sorted(found)
     now = services.clock.now().replace(tzinfo=dt.UTC)
-    for where, text in found.items():
+    for where, text in found:
         assert text.endswith("Z"), (where, text)
         when = dt.datetime.fromisoformat(text)
         assert when.utcoffset() == dt.timedelta(0), (where, text)

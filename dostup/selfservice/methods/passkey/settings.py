@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from dostup.accounts.events import record_event
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring
 from dostup.core.errors import Conflict, DostupError, NotFound, ValidationFailed
@@ -51,8 +51,8 @@ class PasskeyTaken(Conflict):
 class PasskeyView:
     id: str
     name: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
+    created_at: UtcTime
+    last_used_at: UtcTime | None
     device_type: str  # single_device | multi_device (synced)
     attachment: str | None  # platform | cross-platform | unknown
 

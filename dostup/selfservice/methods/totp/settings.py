@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dostup.accounts.events import record_event
-from dostup.core.clock import Clock
+from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring
 from dostup.core.errors import Conflict, NotFound, ValidationFailed
@@ -34,7 +34,7 @@ class Enrolment:
     flow_id: str
     secret: str  # shown as text beside the QR code, for apps that cannot scan
     qr_svg: str
-    expires_at: dt.datetime
+    expires_at: UtcTime
 
 
 class TotpSettings:
