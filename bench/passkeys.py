@@ -9,8 +9,8 @@ user verification, a counter), then measures the server's CPU (every thread, in 
 /proc's ``schedstat``) over whole sign-ins — ``POST /api/v1/login/passkey/options`` then
 ``POST /api/v1/login/passkey`` with the signed assertion; the client's signing is not the server's
 CPU — and over as many whoami requests per round, sent by the same client at the same
-concurrency.  The ratio is CPU per sign-in / CPU per whoami; rounds alternate and the median is
-reported.
+concurrency, in alternating slices (``--slices``).  The ratio is CPU per sign-in / CPU per whoami;
+the median of the rounds is reported.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def _sign_ins(client: httpx.AsyncClient, auths: list[Authenticator]) -> in
     return failed
 
 
-async def main_async(accounts: int, whoamis: int, rounds: int) -> int:
+async def main_async(accounts: int, whoamis: int, rounds: int, slices: int) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dostup-bench-passkeys-"))
     server = run.start_dostup(tmp, "dostup")
     try:
@@ -72,12 +72,9 @@ async def main_async(accounts: int, whoamis: int, rounds: int) -> int:
                 await _add(client, server, n, auth)
             ratios, per_sign_in, per_whoami = [], [], []
             for r in range(rounds):
-                before = second_step._cpu(server)
-                failed = await _sign_ins(client, auths)
-                sign_in_cpu = (second_step._cpu(server) - before) / accounts
-                before = second_step._cpu(server)
-                failed += await second_step._gather(client, [("GET", "/api/v1/whoami", None, token)] * whoamis)
-                whoami_cpu = (second_step._cpu(server) - before) / whoamis
+                sign_in_cpu, whoami_cpu, failed = await second_step.alternated(
+                    server, lambda a, b: _sign_ins(client, auths[a:b]), accounts,
+                    second_step.whoamis_of(client, token), whoamis, slices)
                 if failed:
                     print(f"round {r + 1}: {failed} failed requests", file=sys.stderr)
                     return 1
