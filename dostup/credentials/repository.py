@@ -28,7 +28,7 @@ async def types_of(db: Database, account_id: str, types: Iterable[str]) -> set[s
     if kinds not in _TYPES_OF:  # built once per set of types: SQLAlchemy's statement cache then skips the compiling
         _TYPES_OF[kinds] = select(*(exists().where(Credential.account_id == bindparam("account_id"),
                                                    Credential.type == kind) for kind in kinds))
-    row = await db.first(_TYPES_OF[kinds].params(account_id=account_id))
+    row = await db.first(_TYPES_OF[kinds], {"account_id": account_id})
     return {kind for kind, found in zip(kinds, row or (), strict=False) if found}
 
 

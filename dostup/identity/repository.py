@@ -36,7 +36,7 @@ async def detached_by(db: Database, column: InstrumentedAttribute[str | None], v
     stmt = _BY_COLUMN.get(column.key)
     if stmt is None:
         stmt = _BY_COLUMN[column.key] = select(Account.__table__).where(column == bindparam("value"))
-    row = await db.first(stmt.params(value=value))
+    row = await db.first(stmt, {"value": value})
     return Account(**row._mapping) if row is not None else None
 
 

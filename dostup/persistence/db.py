@@ -435,9 +435,9 @@ class SyncOnLoop:
                         raise
 
     @staticmethod
-    def read_first(conn: Connection, stmt: Executable) -> Row[Any] | None:
+    def read_first(conn: Connection, query: tuple[Executable, dict[str, Any] | None]) -> Row[Any] | None:
         try:  # one SELECT: SQLite's own implicit read transaction
-            return conn.execute(stmt).first()
+            return conn.execute(*query).first()
         finally:
             conn.rollback()
 
@@ -915,14 +915,18 @@ class Database:
     # unit to a lock-waiter thread, see :class:`SyncOnLoop`); elsewhere through the async
     # engine's Core connections.
 
-    async def first(self, stmt: Executable) -> Row[Any] | None:
-        """The first row of a read-only statement, without an ORM session."""
+    async def first(self, stmt: Executable, params: dict[str, Any] | None = None) -> Row[Any] | None:
+        """The first row of a read-only statement, without an ORM session.
+
+        A hot look-up passes a statement built once with ``bindparam``s and its values in
+        ``params``: SQLAlchemy then finds the compiled form by the statement's memoised cache key,
+        where ``stmt.params(...)`` would copy the statement and compute the key afresh each call."""
         _not_nested("Database.first()")
         if self._on_loop is not None:
-            return await self._on_loop.run(self._on_loop.read_first, stmt, writes=False)
+            return await self._on_loop.run(self._on_loop.read_first, (stmt, params), writes=False)
         with self._guard():
             async with _core(self.reader.connect(), self._trips) as conn:
-                return (await conn.execute(stmt)).first()
+                return (await conn.execute(stmt, params)).first()
 
     @asynccontextmanager
     async def append(self) -> AsyncIterator[Appends]:

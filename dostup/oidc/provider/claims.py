@@ -49,7 +49,7 @@ class Person:
 
 async def load_person(db: Database, account_id: str, *, documents: bool = True) -> Person | None:
     """The account's claims; the INN (a confirmed private-person profile) only when asked for."""
-    account = await db.first(_ACCOUNT.params(account_id=account_id))
+    account = await db.first(_ACCOUNT, {"account_id": account_id})
     if account is None or account.state != "active":
         return None
     inn = None

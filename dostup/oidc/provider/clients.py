@@ -171,7 +171,7 @@ class ClientRegistry:
     async def get(self, client_id: str | None) -> Client | None:
         if not client_id or len(client_id) > 64:
             return None
-        row = await self._db.first(_BY_ID.params(client_id=client_id))  # no ORM session: the hot path
+        row = await self._db.first(_BY_ID, {"client_id": client_id})  # no ORM session: the hot path
         return _client(row) if row is not None and row.removed_at is None else None
 
     async def recent(self, client_id: str) -> Client | None:

@@ -151,7 +151,7 @@ class GrantStore:
 
     async def access_token(self, jti: str, now: dt.datetime) -> TokenRecord | None:
         """The hot path of userinfo and introspection: one indexed read, no ORM session."""
-        row = await self._db.first(_ACCESS_BY_JTI.params(jti=jti))
+        row = await self._db.first(_ACCESS_BY_JTI, {"jti": jti})
         return _token(row, now) if row is not None else None
 
     async def refresh_token(self, token: str, now: dt.datetime) -> TokenRecord | None:
