@@ -43,7 +43,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import JSON, DateTime, Executable, Table, TextClause, event, insert, inspect, text
 from sqlalchemy.engine import Connection, Row, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -442,11 +442,18 @@ class SyncOnLoop:
             conn.rollback()
 
     def write_all(self, conn: Connection, inserts: list[tuple[Any, dict[str, Any]]]) -> None:
-        def insert_all(c: Connection, _: Appends) -> None:
-            for table, values in inserts:
-                c.execute(_insert(table), [values])
+        """New rows in one transaction, as plain ``sqlite3`` INSERTs (:meth:`Raw.insert_row`: the
+        values converted as SQLAlchemy's SQLite dialect stores them); a unique conflict is raised
+        as SQLAlchemy's ``IntegrityError``, as from every other unit of work."""
 
-        self.write_job(conn, insert_all)
+        def insert_all(raw: Raw) -> None:
+            for table, values in inserts:
+                raw.insert_row(table, values)
+
+        try:
+            self.raw_job(conn, insert_all)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError("INSERT", None, exc) from exc
 
     def write_job(self, conn: Connection, job: Callable[[Connection, Appends], T]) -> T:
         """``job`` and then its added rows, in one ``BEGIN IMMEDIATE`` transaction."""
