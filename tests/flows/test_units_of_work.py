@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from dostup.accounts.events import record_event
 from dostup.admin.contracts import ContractImporter, RowIn
@@ -120,6 +121,16 @@ async def test_append_of_a_bad_row_writes_none_of_its_rows(services: Services) -
             services.sessions.issue(batch, account_id=random_id(), ctx=CTX)  # no such account
     assert await _count(services, SecurityEvent) == 0
     assert await _count(services, SessionRow) == 0
+
+
+async def test_a_unique_conflict_in_append_is_sqlalchemys_integrity_error(services: Services) -> None:
+    """Callers catch SQLAlchemy's ``IntegrityError`` (a parallel registration, a social link), on the
+    SQLite loop's plain inserts as through the engine."""
+    await make_account(services, "+79120000709")
+    with pytest.raises(IntegrityError):
+        async with services.db.append() as batch:
+            batch.add(accounts.new_account(services.clock.now(), phone="+79120000709"))
+    assert await _count(services, Account) == 1
 
 
 async def test_first_and_detached_look_ups(services: Services) -> None:
