@@ -17,6 +17,7 @@ from dostup.persistence.db import Raw
 from dostup.persistence.models import SpentChallenge
 from dostup.selfservice.login.ceremony import CeremonySpent, Signed, SignedFlows, spend_signed
 from dostup.services import Services
+from tests.flows.test_second_factor import _enrolled
 
 
 async def frames_of(services: Services, write: Callable[[], Awaitable[Any]]) -> int:
@@ -100,3 +101,20 @@ async def test_spent_ids_past_their_expiry_are_purged_by_one_answer_in_256(servi
 async def _spent(services: Services) -> int:
     async with services.db.read() as s:
         return int((await s.execute(select(func.count()).select_from(SpentChallenge))).scalar_one())
+
+
+async def test_a_second_step_that_succeeds_writes_no_try_count(surface, services: Services) -> None:
+    """A refused try is counted (5 a flow); the try that succeeds ends the flow, and its count
+    is not written: no counter row (and its two index entries) in every two-step sign-in."""
+    if not services.store.in_units_of(services.db):
+        pytest.skip("counted in the database's unit of work (Redis counts every try first)")
+    me, phone, codes = await _enrolled(surface, services, 471)
+    first = (await me.login(phone)).data["flow_id"]
+    assert (await me.second(first, codes[0])).ok
+    assert await services.store.get(f"second-factor-tries:{first}") == 0
+    await surface.logout()
+    surface.token = None
+    second = (await me.login(phone)).data["flow_id"]
+    assert (await me.second(second, "aaaaa-aaaa0")).status == 401
+    assert (await me.second(second, codes[1])).ok
+    assert await services.store.get(f"second-factor-tries:{second}") == 1

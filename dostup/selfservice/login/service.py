@@ -263,8 +263,8 @@ class LoginService:
     async def second_factor(self, flow_id: str | None, method: str, answer: str | None, ctx: Context,
                             captcha: str | None = None) -> LoginOutcome:
         """Finish a flow waiting for its second step: one write unit of work of plain SQL (take the
-        flow by a guarded UPDATE, count the try and read the account's throttle, spend the code,
-        read the account, open the session, write the events).  A refused try commits its counts
+        flow by a guarded UPDATE, read its tries and the account's throttle, spend the code, count
+        the try unless it succeeded, read the account, open the session, write the events).  A refused try commits its counts
         and events and puts the flow back; an answer that cannot be checked writes nothing."""
         key = flows.checked_id(flow_id)
         factor = self._second.get(method)
@@ -293,21 +293,27 @@ class LoginService:
                 raise NotFound("flow.not_found")
             counters = UnitCounters(raw, now) if early is None else None
             if counters is not None:
+                # The try is read, and counted below unless it succeeds: a success ends the flow
+                # (taken above, so no other try of it runs now), and its count would be written
+                # for nothing — a new row and two index entries in every sign-in's commit.
                 subject = [f"account:{account_id}"]
-                counted, peeked = counters.hit_many([(tries_key, 2**62, SECOND_FACTOR_TTL_SECONDS)],
-                                                    throttle.peek_keys(subject))
-                tries, attempt = counted[0].count, throttle.attempt(subject, peeked)
+                _, peeked = counters.hit_many([], [tries_key, *throttle.peek_keys(subject)])
+                tries, attempt = peeked[0].count + 1, throttle.attempt(subject, peeked[1:])
             else:
                 assert early is not None
                 tries, attempt = early
             refusal: DostupError | None = (RateLimited(attempt.lock_ttl, "login.second_factor_locked")
                                            if attempt.locked else throttle.captcha_refusal(attempt, captcha, solved))
+            added = None
+            if refusal is None and tries <= SECOND_FACTOR_TRIES:
+                added = factor.spend(raw, account_id, answer, now)  # NotEnrolled rolls the whole unit back
+            if added is None and counters is not None:  # not a success: the try counts
+                counters.hit_many([(tries_key, 2**62, SECOND_FACTOR_TTL_SECONDS)])
             if refusal is None and tries > SECOND_FACTOR_TRIES:
                 return _Step(self._exhausted_in(raw, key, account_id, ctx, now))
             if refusal is not None:
                 flows.set_state_in(raw, key, State.SECOND_FACTOR)
                 return _Step(refusal)
-            added = factor.spend(raw, account_id, answer, now)  # NotEnrolled rolls the whole unit back
             if added is None:
                 if counters is not None:
                     throttle.failed_in(counters, attempt)
