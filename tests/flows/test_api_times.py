@@ -63,8 +63,8 @@ async def test_every_time_in_the_api_answers_is_utc_with_its_zone(api: ApiSurfac
     found = [(f"{i}{where}", text) for i, answer in enumerate(answers) for where, text in times(answer).items()]
     expected = {"0.code_expires_at", "0.expires_at", "1.account.created_at", "1.session.expires_at",
                 "2.session.authenticated_at", "3.items[0].last_seen_at", "4.items[0].created_at",
-                "5.items[0].sent_at", "6.code_expires_at", "7.created_at", "8.items[0].created_at", "9.expires_at"}
-    assert expected <= {where for where, _ in found}, sorted(found)
+                "5.items[0].created_at", "6.code_expires_at", "7.created_at", "8.items[0].created_at", "9.expires_at"}
+    assert expected <= {where for where, _ in found}, sorted(found)  # sent_at too, once the worker sent it
     now = services.clock.now().replace(tzinfo=dt.UTC)
     for where, text in found:
         assert text.endswith("Z"), (where, text)
