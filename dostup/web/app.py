@@ -135,7 +135,8 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
     app.add_middleware(SecurityHeaders, production=production, form_targets=services.social.form_targets())
     app.fast_whoami = FastWhoami(services, security_headers(production=production,
                                                             form_targets=services.social.form_targets()))
-    app.fast_passkey = FastPasskeySignIn({PREFIX + path: route for path, route, _ in passkeys.PLAIN},
+    app.fast_passkey = FastPasskeySignIn({PREFIX + path: route for path, route, methods in (*passkeys.PLAIN, *auth.PLAIN)
+                                          if methods == ["POST"]},  # the passkey and the password sign-in
                                          second_factor.second_factor_fast,
                                          security_headers(production=production,
                                                           form_targets=services.social.form_targets()),

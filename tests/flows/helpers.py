@@ -36,3 +36,19 @@ async def register(surface: Surface, phone: str, **over: Any) -> str:
     c = await surface.confirm(flow_id, code)
     assert c.ok, (c.status, c.code, c.field, c.message)
     return phone
+
+
+def count_entries(monkeypatch: Any) -> list[str]:
+    """The paths of the requests that enter the application (``FastAPI.__call__``) from now on: what
+    a fast path answers by itself never does."""
+    from fastapi import FastAPI
+
+    entered: list[str] = []
+    through = FastAPI.__call__
+
+    async def counting(self: FastAPI, scope: Any, receive: Any, send: Any) -> None:
+        entered.append(scope["path"])
+        await through(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counting)
+    return entered

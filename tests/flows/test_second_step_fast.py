@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
+from tests.flows.helpers import count_entries
 from tests.flows.test_passkey_fast import _names, _post
 from tests.flows.test_second_factor import _enrolled
 from tests.support import ApiSurface
@@ -69,14 +69,7 @@ async def test_a_second_step_is_answered_without_the_middleware_stack(app, servi
                                                                       monkeypatch: pytest.MonkeyPatch):
     me, phone, codes = await _enrolled(ApiSurface(client_factory()), services, 583)
     flow_id = await _flow(me, phone)
-    entered: list[str] = []
-    through = FastAPI.__call__
-
-    async def counting(self: FastAPI, scope: Any, receive: Any, send: Any) -> None:
-        entered.append(scope["path"])
-        await through(self, scope, receive, send)
-
-    monkeypatch.setattr(FastAPI, "__call__", counting)
+    entered = count_entries(monkeypatch)
     done = await _post(app, _step(flow_id), fast=True, json={"method": "recovery_code", "code": codes[0]})
     assert done.status_code == 200, done.text
     assert entered == []

@@ -15,11 +15,22 @@ from dostup.guards.captcha import ACTIONS
 from dostup.identity.repository import AccountSummary
 from dostup.persistence.models import Account
 from dostup.selfservice.companies import ONBOARDING
+from dostup.selfservice.login.flow import LoginOutcome
 from dostup.session.reader import SessionRecord
 from dostup.session.service import IssuedSession
 from dostup.session.strength import state_name
+from dostup.web.api.plain import posted_json
+from dostup.web.api.plain_passkey import FAST_ERROR
 from dostup.web.api.schemas import AccountOut, LoginIn, PendingOut, SecondFactorNeeded, SignedInOut, errors, session_out
-from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, get_services, require_unrestricted, token_from
+from dostup.web.deps import (
+    ApiContext,
+    SameOrigin,
+    ServicesDep,
+    get_services,
+    make_context,
+    require_unrestricted,
+    token_from,
+)
 
 router = APIRouter(tags=["auth"], responses=errors(401, 422, 429))
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) builds one per call
@@ -76,13 +87,27 @@ def _str(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
+async def _login(request: Request) -> Response:
+    """``POST /login`` as the FastAPI route below answers it (which documents it and is never reached)."""
+    failed = request.scope.pop(FAST_ERROR, None)
+    if failed is not None:  # the fast call (``api/plain_passkey.py``) was refused: its error, answered here
+        raise failed
+    body = await posted_json(request, LoginIn)
+    outcome = await get_services(request).login.login(body, make_context(request, "api"))
+    if outcome.session is None:
+        return Response(_second_step(outcome).model_dump_json(), media_type="application/json")
+    return Response(signed_in_json(outcome.account, outcome.session), media_type="application/json")
+
+
 # whoami is the hot path (every page and API client asks it), so GET /whoami is served by a plain
 # Starlette route (``PLAIN``: ``create_app`` puts it before every router) and skips FastAPI's
 # per-request machinery (dependency solving, exit stack), which cost more than the session check
 # itself.  Behaviour is the same: the same function answers, errors go through the same exception
 # handlers, and HEAD still gets 405 as from FastAPI's GET-only route.  The FastAPI route declared
-# further down documents it in OpenAPI (it is never reached for GET).
-PLAIN = [("/whoami", _whoami, ["GET"])]
+# further down documents it in OpenAPI (it is never reached for GET).  A password sign-in too: the
+# framework's layers were half of its CPU besides the hash (py-spy), and it is answered before
+# the middleware stack as the passkey sign-in is (``create_app``).
+PLAIN = [("/whoami", _whoami, ["GET"]), ("/login", _login, ["POST"])]
 
 
 def signed_in(account: Account | AccountSummary, session: IssuedSession) -> SignedInOut:
@@ -107,10 +132,14 @@ async def login(body: LoginIn, ctx: ApiContext, services: ServicesDep) -> Signed
     step to take when the account has a second factor."""
     outcome = await services.login.login(body, ctx)
     if outcome.session is None:
-        assert outcome.flow_id is not None and outcome.expires_at is not None
-        return SecondFactorNeeded(second_factor=PendingOut(flow_id=outcome.flow_id, methods=list(outcome.methods),
-                                                           expires_at=outcome.expires_at))
+        return _second_step(outcome)
     return signed_in(outcome.account, outcome.session)
+
+
+def _second_step(outcome: LoginOutcome) -> SecondFactorNeeded:
+    assert outcome.flow_id is not None and outcome.expires_at is not None
+    return SecondFactorNeeded(second_factor=PendingOut(flow_id=outcome.flow_id, methods=list(outcome.methods),
+                                                       expires_at=outcome.expires_at))
 
 
 @router.post("/logout", status_code=204, dependencies=[SameOrigin])

@@ -6,25 +6,49 @@ Errors go through the same handlers, with the same statuses and bodies."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import json
+from email.message import Message
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from dostup.web.deps import api_same_origin
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
+
+
+@lru_cache(maxsize=32)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _json_type(value: str) -> bool:
+    message = Message()
+    message["content-type"] = value
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def posted_json(request: Request, model: type[M]) -> M:
-    """The same-origin check and the JSON body parsed into ``model``, refused as FastAPI refuses
-    it (malformed JSON: 400; a field of the wrong kind: 422 naming it)."""
+    """The same-origin check and the JSON body parsed into ``model`` (a pydantic model or
+    dataclass), as FastAPI parses and refuses it: no body, or one not declared JSON, 422; malformed
+    JSON, 400; a field of the wrong kind, 422 naming it (``json.loads``, then the model, as FastAPI
+    does: a lone surrogate is a bad field, not bad JSON)."""
     await api_same_origin(request)
     raw = await request.body()
     if not raw:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    declared = request.headers.get("content-type")
+    if not declared or not _json_type(declared):  # FastAPI then validates the raw bytes, which no model is
+        raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",), "msg": "Not JSON"}])
     try:
-        return model.model_validate_json(raw)
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", 0), "msg": str(exc)}]) from None
+    try:
+        return _adapter(model).validate_python(data)  # type: ignore[no-any-return, arg-type]
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
