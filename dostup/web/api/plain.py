@@ -1,4 +1,4 @@
-"""Helpers of the hot calls served by plain Starlette routes (whoami, the password and the passkey sign-in,
+"""Helpers of the hot calls served by plain Starlette routes (whoami, the password and the passkey sign-in, the
 second sign-in step): FastAPI's per-request machinery (dependency solving, body models resolved
 per call, exit stack) costs more CPU than those use-cases.  Such a route sits before its FastAPI
 twin in the router, so it answers; the twin documents the call in OpenAPI and is never reached.
