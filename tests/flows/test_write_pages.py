@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from dostup.guards.store import UnitCounters
-from dostup.persistence.db import Raw
+from dostup.persistence.db import Raw, _driver
 from dostup.persistence.models import SpentChallenge
 from dostup.selfservice.login.ceremony import CeremonySpent, Signed, SignedFlows, spend_signed
 from dostup.services import Services
+from tests.flows.test_passkeys import _with_passkey
 from tests.flows.test_second_factor import _enrolled
 
 
@@ -118,3 +120,25 @@ async def test_a_second_step_that_succeeds_writes_no_try_count(surface, services
     assert (await me.second(second, "aaaaa-aaaa0")).status == 401
     assert (await me.second(second, codes[1])).ok
     assert await services.store.get(f"second-factor-tries:{second}") == 1
+
+
+async def test_a_passkey_sign_in_reads_its_account_with_the_passkey(surface, services: Services) -> None:
+    """The answer's unit of work finds the passkey and its account in one statement (what the
+    sign-in answers about the account), not a second read of ``accounts``."""
+    if not services.db.is_sqlite:
+        pytest.skip("SQLite's statement trace")
+    me, auth, _ = await _with_passkey(surface, services, 472)
+    started = await me.options()
+    answer = auth.get(started.data["options"])
+    loop = services.db.on_loop()
+    assert loop is not None
+    await services.db.read_raw(lambda raw: raw.one("SELECT 1", {}))  # the loop's connection is open
+    driver = _driver(loop._conn)
+    seen: list[str] = []
+    driver.set_trace_callback(seen.append)
+    try:
+        assert (await me.answer(started.data["flow_id"], answer)).ok
+    finally:
+        driver.set_trace_callback(None)
+    reads = [s for s in seen if re.search(r"\bFROM accounts\b|\bJOIN accounts\b", s)]
+    assert len(reads) == 1 and "credential_identifiers" in reads[0], seen

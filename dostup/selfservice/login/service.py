@@ -440,7 +440,9 @@ class LoginService:
                 raise NotFound("flow.not_found")
             parent = flow.data.get("parent")
             result = ceremonies.run(work, ceremony, flow, answer, ctx)
-            account = accounts.summary_in(raw, result.account_id) if isinstance(result, Proven) else None
+            account = None
+            if isinstance(result, Proven):
+                account = result.account or accounts.summary_in(raw, result.account_id)
             if isinstance(result, Proven) and (account is None or account.state != "active"):
                 result = AuthenticationFailed("ceremony.failed")
             if isinstance(result, DostupError):

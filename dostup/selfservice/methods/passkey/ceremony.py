@@ -45,4 +45,4 @@ class PasskeyCeremony:
                   "backed_up": assertion.backed_up}
         if not store.used(work.raw, row, config, work.now) and assertion.sign_count > 0:
             raise pk.PasskeyCloned()  # a parallel sign-in presented the same counter value
-        return Proven(row.account_id, pk.strength(assertion.device_type), {"passkey": row.id})
+        return Proven(row.account_id, pk.strength(assertion.device_type), {"passkey": row.id}, row.account)

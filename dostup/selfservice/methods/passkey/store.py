@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.crypto import random_id
 from dostup.credentials.passkeys import TYPE, NewPasskey
+from dostup.identity.repository import AccountSummary
 from dostup.persistence.db import Adds, Raw
 from dostup.persistence.models import Credential, CredentialIdentifier
 
@@ -23,16 +24,22 @@ class PasskeyRow:
     account_id: str
     config: dict[str, object]
     version: int
+    account: AccountSummary
 
 
-_BY_ID = ("SELECT c.id, c.account_id, c.config, c.version FROM credentials c "
-          "JOIN credential_identifiers i ON i.credential_id = c.id WHERE i.type = :type AND i.identifier = :identifier")
+_BY_ID = ("SELECT c.id, c.account_id, c.config, c.version, a.phone, a.email, a.login, a.segment, a.state, a.created_at "
+          "FROM credential_identifiers i JOIN credentials c ON c.id = i.credential_id JOIN accounts a ON a.id = c.account_id "
+          "WHERE i.type = :type AND i.identifier = :identifier")
 
 
 def by_credential_id(raw: Raw, credential_id: str) -> PasskeyRow | None:
-    """The passkey with this credential id: one indexed join."""
+    """The passkey with this credential id, and its account (what the sign-in answers about it):
+    one statement, each table read by its primary key or unique index."""
     row = raw.one(_BY_ID, {"type": TYPE, "identifier": credential_id})
-    return None if row is None else PasskeyRow(row[0], row[1], raw.read_json(row[2]), int(row[3]))
+    if row is None:
+        return None
+    account = AccountSummary(row[1], row[4], row[5], row[6], row[7], row[8], raw.read_time(row[9]))
+    return PasskeyRow(row[0], row[1], raw.read_json(row[2]), int(row[3]), account)
 
 
 async def of_account(s: AsyncSession, account_id: str) -> list[Credential]:
