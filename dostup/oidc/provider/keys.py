@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -194,10 +195,20 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=…) builds one per call
+_PKCS1, _SHA256 = padding.PKCS1v15(), hashes.SHA256()
+_ECDSA = ec.ECDSA(_SHA256)
+
+
+@functools.lru_cache(maxsize=64)
+def _header(items: tuple[tuple[str, Any], ...]) -> str:
+    """A JWS header's base64url JSON: the same few per key (``alg``, ``kid``, ``typ``)."""
+    return _b64(_COMPACT.encode(dict(items)).encode())
+
+
 def signing_input(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
     """A compact JWS's first two parts (RFC 7515 §7.1): what :func:`signature` signs."""
-    return (_b64(json.dumps({**header, "alg": key.alg}, separators=(",", ":")).encode()) + "."
-            + _b64(json.dumps(claims, separators=(",", ":")).encode()))
+    return _header(tuple({**header, "alg": key.alg}.items())) + "." + _b64(_COMPACT.encode(claims).encode())
 
 
 def signature(key: SigningKey, data: bytes) -> bytes:
@@ -205,9 +216,9 @@ def signature(key: SigningKey, data: bytes) -> bytes:
     ``r || s``, RFC 7518 §3.4)."""
     private = key.key.private_key
     if key.alg == "RS256":
-        return private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
+        return private.sign(data, _PKCS1, _SHA256)  # type: ignore[no-any-return]
     if key.alg == "ES256":
-        r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(private.sign(data, _ECDSA))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     raise ValueError(key.alg)  # pragma: no cover - ALGORITHMS lists the two above
 
