@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.flows.helpers import PASSWORD, count_entries, phone_e164, register
 from tests.flows.test_passkey_fast import _names, _post
 from tests.support import ApiSurface
