@@ -152,7 +152,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
     preset = get_preset(settings.preset)
     catalog = (catalog or Catalog.load(strict=not settings.production)).for_preset(preset.name)
     keyring = Keyring(settings.secret_key)
-    db = Database(settings.database_url, timeouts=db_timeouts(settings))
+    db = Database(settings.database_url, timeouts=db_timeouts(settings), sqlite_cache_mib=settings.db.sqlite_loop_cache_mib)
     store: CounterStore = (RedisCounterStore(settings.redis_url, settings.redis_prefix, cluster=settings.redis_cluster,
                                              timeout=settings.redis_timeout_seconds)
                            if settings.redis_url else sql_store(db, clock))

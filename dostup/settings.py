@@ -143,6 +143,10 @@ class DatabaseSettings(BaseModel):
     # 10^6 accounts the B-tree leaves of a few thousand active sessions no longer fit, and each miss
     # is a read from the OS cache (docs/scaling.md).  Memory is taken as pages are read, up to this.
     sqlite_reader_cache_mib: int = Field(default=64, ge=1, le=65536)
+    # SQLite only: the same for the web process's own write connection, on which sign-in and
+    # registration read the account by its phone, email or login and write their rows (its own
+    # commits keep its cache; another connection's empty it).
+    sqlite_loop_cache_mib: int = Field(default=64, ge=1, le=65536)
 
 
 class CourierSettings(BaseModel):

@@ -32,7 +32,7 @@ def make_channels(settings: Settings) -> dict[str, Channel]:
 
 def db_timeouts(settings: Settings) -> Timeouts:
     """The database's waits (``DOSTUP_DB__*``), for every engine and the session reader."""
-    return Timeouts(**settings.db.model_dump(exclude={"sqlite_reader_cache_mib"}))
+    return Timeouts(**settings.db.model_dump(exclude={"sqlite_reader_cache_mib", "sqlite_loop_cache_mib"}))
 
 
 def courier_worker(settings: Settings, db: Database, clock: Clock) -> Worker:

@@ -57,7 +57,7 @@ T2 = TypeVar("T2")
 WAL_CHECKPOINT_FRAMES = 1000  # as SQLite's default auto-checkpoint (``wal_autocheckpoint``): 1,000 pages
 
 
-def _pragmas(busy_ms: int, *, autocheckpoint: bool = True) -> Callable[[Any, Any], None]:
+def _pragmas(busy_ms: int, *, autocheckpoint: bool = True, cache_mib: int | None = None) -> Callable[[Any, Any], None]:
     """The ``connect`` listener of every SQLite engine (aiosqlite's, and :class:`SyncOnLoop`'s)."""
 
     def connect(dbapi_conn: Any, _record: Any) -> None:
@@ -65,7 +65,8 @@ def _pragmas(busy_ms: int, *, autocheckpoint: bool = True) -> Callable[[Any, Any
             dbapi_conn.isolation_level = None  # BEGIN is ours (the ``begin`` listener)
         cur = dbapi_conn.cursor()
         for pragma in ("journal_mode=WAL", f"busy_timeout={busy_ms}", "synchronous=NORMAL", "foreign_keys=ON",
-                       *(() if autocheckpoint else ("wal_autocheckpoint=0",))):
+                       *(() if autocheckpoint else ("wal_autocheckpoint=0",)),
+                       *(() if cache_mib is None else (f"cache_size=-{int(cache_mib) * 1024}",))):  # KiB
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
@@ -345,7 +346,7 @@ class SyncOnLoop:
     requests) every unit ended up in a thread, at twice the CPU, and never came back to the loop.
     """
 
-    def __init__(self, path: str, checkpointer: Checkpointer | None) -> None:
+    def __init__(self, path: str, checkpointer: Checkpointer | None, cache_mib: int | None = None) -> None:
         from sqlalchemy import create_engine
 
         self._checkpointer = checkpointer
@@ -355,8 +356,8 @@ class SyncOnLoop:
         self._back = asyncio.Event()  # set when none is
         self._back.set()
         self.patient = create_engine(f"sqlite:///{path}", pool_size=1, max_overflow=32)
-        for engine, busy_ms in ((self.quick, 0), (self.patient, SQLITE_LOCK_STEP_MS)):
-            event.listen(engine, "connect", _pragmas(busy_ms, autocheckpoint=False))
+        event.listen(self.quick, "connect", _pragmas(0, autocheckpoint=False, cache_mib=cache_mib))
+        event.listen(self.patient, "connect", _pragmas(SQLITE_LOCK_STEP_MS, autocheckpoint=False))
 
     async def run(self, job: Callable[[Connection, T2], T], arg: T2, *, writes: bool = True) -> T:
         if self._conn is None:
@@ -825,7 +826,9 @@ _UNIT: contextvars.ContextVar[Breaker | None] = contextvars.ContextVar("dostup_d
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, timeouts: Timeouts | None = None) -> None:
+    def __init__(self, url: str, *, echo: bool = False, timeouts: Timeouts | None = None,
+                 sqlite_cache_mib: int | None = None) -> None:
+        """``sqlite_cache_mib``: the page cache of the SQLite loop connection (``None``: SQLite's 2 MiB)."""
         self.url = url
         self.timeouts = timeouts or Timeouts()
         self.breaker = Breaker()  # shared with the session reader (services.py)
@@ -836,7 +839,7 @@ class Database:
             path = _loop_sqlite_path(url)
             if path is not None:
                 self._checkpointer = Checkpointer(path)
-                self._on_loop = SyncOnLoop(path, self._checkpointer)
+                self._on_loop = SyncOnLoop(path, self._checkpointer, sqlite_cache_mib)
             self.writer = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
             self.reader = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
             for engine, begin, busy_ms in ((self.writer, "BEGIN IMMEDIATE", SQLITE_LOCK_STEP_MS),

@@ -133,6 +133,19 @@ async def test_a_unique_conflict_in_append_is_sqlalchemys_integrity_error(servic
     assert await _count(services, Account) == 1
 
 
+async def test_the_sqlite_loop_connection_keeps_the_configured_page_cache(services: Services) -> None:
+    """Sign-in reads the account by phone on the loop's own connection: at 10^6 accounts SQLite's
+    default 2 MiB cache no longer holds the index pages it walks (DOSTUP_DB__SQLITE_LOOP_CACHE_MIB)."""
+    loop = services.db.on_loop()
+    if loop is None:
+        pytest.skip("an SQLite file's loop connection")
+    assert await accounts.detached_by(services.db, Account.phone, "+79120000710") is None
+    assert loop._conn is not None
+    kib = loop._conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    loop._conn.rollback()
+    assert kib == -services.settings.db.sqlite_loop_cache_mib * 1024 == -64 * 1024
+
+
 async def test_first_and_detached_look_ups(services: Services) -> None:
     account_id = (await make_account(services, "+79120000704", segment="b2c")).id
     found = await accounts.detached_by(services.db, Account.phone, "+79120000704")
