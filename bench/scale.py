@@ -57,6 +57,7 @@ from bench.nodes import create_db  # noqa: E402
 
 PG_BASE = R.PG_ADMIN.rsplit("/", 1)[0]
 SPREAD = 1000  # accounts each GET run rotates over
+MIX = 20  # bulk_seed's longest period of extras per account (a second factor every 20th)
 # recovery at full speed on the small table: each phone many times a run (see the docstring)
 RECOVERY_ENV = {"DOSTUP_CODES__RESEND_COOLDOWN_SECONDS": "0", "DOSTUP_CODES__PER_DESTINATION_PER_HOUR": "100000000"}
 RECOVERY_BODIES = 3000  # a 2 s run at up to 1,500 requests a second
@@ -73,9 +74,13 @@ def db_url(backend: str, root: Path, n: int) -> str:
 
 
 def spread(n_accounts: int, count: int, offset: int = 0) -> list[int]:
-    """``count`` account numbers spread over 0..n_accounts-1 (distinct while count <= n_accounts)."""
+    """``count`` account numbers spread over 0..n_accounts-1 (distinct while count <= n_accounts), with
+    the same mix of seeded extras as all the accounts: ``bulk_seed`` gives every 10th account a
+    company and every 20th a second factor, so a plain stride of 1,000 would pick only accounts with
+    both (every sign-in at 10^6 a second-factor flow, against one in 20 at 10^3)."""
     step = max(1, n_accounts // count)
-    return [(offset + i * step) % n_accounts for i in range(count)]
+    shift = MIX if step > MIX else 1  # i * step + i % 20: every remainder mod 20 once in 20 picks
+    return [(offset + i * step + i % shift) % n_accounts for i in range(count)]
 
 
 # -- seed -----------------------------------------------------------------------------------
