@@ -133,14 +133,13 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes,
                        message=services.catalog.text("error.too_large", "ru"))
     app.add_middleware(SecurityHeaders, production=production, form_targets=services.social.form_targets())
-    app.fast_whoami = FastWhoami(services, security_headers(production=production,
-                                                            form_targets=services.social.form_targets()))
+    # the same headers on the answers given outside the middleware stack: the fast paths', and the
+    # outage and crash answers of Starlette's outermost ServerErrorMiddleware (``web/errors.py``)
+    headers = app.state.security_headers = security_headers(production=production,
+                                                            form_targets=services.social.form_targets())
+    app.fast_whoami = FastWhoami(services, headers)
     app.fast_passkey = FastPasskeySignIn({PREFIX + path: route for path, route, methods in (*passkeys.PLAIN, *auth.PLAIN)
                                           if methods == ["POST"]},  # the passkey and the password sign-in
-                                         second_factor.second_factor_fast,
-                                         security_headers(production=production,
-                                                          form_targets=services.social.form_targets()),
-                                         services.settings.max_body_bytes)
-    app.fast_token = FastToken(services.oidc, security_headers(
-        production=production, form_targets=services.social.form_targets()), services.settings.max_body_bytes)
+                                         second_factor.second_factor_fast, headers, services.settings.max_body_bytes)
+    app.fast_token = FastToken(services.oidc, headers, services.settings.max_body_bytes)
     return app

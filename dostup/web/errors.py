@@ -68,6 +68,21 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def is_oauth_machine(request: Request) -> bool:
+    """An OpenID Connect endpoint a partner's server calls (token, userinfo, revocation, introspection,
+    JWKS, discovery), not a page a browser is sent to (authorize, logout): its errors are OAuth's
+    JSON object (RFC 6749 §5.2), whatever fails."""
+    path = request.url.path
+    return path.startswith("/.well-known/") or (path.startswith("/oauth2/")
+                                                 and not path.startswith(("/oauth2/authorize", "/oauth2/logout")))
+
+
+def _oauth(request: Request, status: int, error: str, message_id: str, headers: dict[str, str] | None = None) -> Response:
+    text = get_services(request).catalog.text(message_id, make_context(request, "api").locale)
+    return JSONResponse({"error": error, "error_description": text}, status_code=status,
+                        headers={**(headers or {}), "Cache-Control": "no-store"})
+
+
 def error_payload(request: Request, exc: E.DostupError, locale: str) -> dict[str, object]:
     catalog = get_services(request).catalog
     body: dict[str, object] = {
@@ -85,6 +100,9 @@ def error_payload(request: Request, exc: E.DostupError, locale: str) -> dict[str
 
 def error_response(request: Request, exc: E.DostupError) -> Response:
     status, headers = status_for(exc), error_headers(exc)
+    if is_oauth_machine(request):
+        error = "temporarily_unavailable" if isinstance(exc, (E.ServiceUnavailable, E.RateLimited)) else "invalid_request"
+        return _oauth(request, status, error, exc.message_id, headers)
     if is_api(request):
         ctx = make_context(request, "api")
         return JSONResponse(error_payload(request, exc, ctx.locale), status_code=status, headers=headers)
@@ -92,6 +110,8 @@ def error_response(request: Request, exc: E.DostupError) -> Response:
 
 
 def _plain(request: Request, status: int, code: str, message_id: str) -> Response:
+    if is_oauth_machine(request):
+        return _oauth(request, status, "server_error" if status >= 500 else "invalid_request", message_id)
     if is_api(request):
         message = get_services(request).catalog.text(message_id, make_context(request, "api").locale)
         return JSONResponse({"error": {"code": code, "message": message, "field": None}}, status_code=status)
@@ -129,9 +149,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        """Starlette answers this one from its outermost middleware, outside ``SecurityHeaders``:
+        the headers every other answer gets are added here (``app.state.security_headers``)."""
         if unavailable(exc):  # the database is down or frozen: the client may try again, never a 500
             log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
                         type(exc).__name__, exc)
-            return error_response(request, E.ServiceUnavailable())
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _plain(request, 500, "internal", "error.internal")
+            response = error_response(request, E.ServiceUnavailable())
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = _plain(request, 500, "internal", "error.internal")
+        response.raw_headers.extend(getattr(request.app.state, "security_headers", ()))
+        return response
