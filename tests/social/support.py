@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -71,32 +72,45 @@ def node_provider(tmp: Path, redirect_uris: list[str]) -> Iterator[NodeProvider]
         "PORT": "0",
         "NODE_ENV": "test",
     }
-    log = (tmp / "provider.log").open("w")
-    proc = subprocess.Popen(
-        [node, str(NODE_DIR / "provider.mjs")],
-        cwd=NODE_DIR,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-    )
+    proc, issuer = _start_provider(node, env, tmp)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("READY "):
-            pytest.fail(f"oidc-provider did not start: {line!r} {(tmp / 'provider.log').read_text()[-2000:]}")
-        yield NodeProvider(line.split()[1], accounts, proc)
+        yield NodeProvider(issuer, accounts, proc)
     finally:
-        if proc.stdout is not None:
-            proc.stdout.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        _stop(proc)
+
+
+READY_SECONDS = 30.0  # a provider starts in well under a second; one that hangs is started again
+
+
+def _start_provider(node: str, env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    """``node provider.mjs`` and the issuer it prints as ``READY <issuer>``.  Once in CI a provider hung
+    before printing it (at 0 % CPU, in a futex, for minutes): each start gets ``READY_SECONDS``, and
+    a hung one is stopped and started once more before the test fails."""
+    log_path = tmp / "provider.log"
+    for attempt in range(2):
+        with log_path.open("a") as log:
+            proc = subprocess.Popen([node, str(NODE_DIR / "provider.mjs")], cwd=NODE_DIR, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], READY_SECONDS)
+        line = proc.stdout.readline() if ready else ""
+        if line.startswith("READY "):
+            return proc, line.split()[1]
+        _stop(proc)
+        if attempt == 1:
+            pytest.fail(f"oidc-provider did not start: {line!r} {log_path.read_text()[-2000:]}")
+    raise AssertionError("unreachable")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.stdout is not None:
+        proc.stdout.close()
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 _PROMPT = re.compile(r'name="prompt" value="(login|consent)"')
