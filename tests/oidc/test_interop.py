@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import threading
@@ -129,6 +130,17 @@ class Person:
         self.context.close()
 
 
+def _step(proc: subprocess.Popen[str], seconds: float = 60.0) -> dict[str, Any]:
+    """The relying party's next line of JSON, or ``{}`` if it says nothing within ``seconds`` (a hung
+    Node process fails the test instead of holding the suite until CI's time limit)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    if not ready:
+        proc.kill()
+        return {}
+    return dict(json.loads(proc.stdout.readline() or "{}"))
+
+
 @pytest.mark.parametrize("kind", ["confidential", "public"])
 def test_openid_client_signs_in_refreshes_revokes_and_logs_out(
         provider: tuple[Server, dict[str, Any]], chromium: Browser, rp_port: int, kind: str) -> None:
@@ -146,15 +158,15 @@ def test_openid_client_signs_in_refreshes_revokes_and_logs_out(
                           text=True) as proc:
         assert proc.stdin and proc.stdout and proc.stderr
         try:
-            step = json.loads(proc.stdout.readline() or "{}")
+            step = _step(proc)
             assert step.get("step") == "authorize", proc.stderr.read()
             proc.stdin.write(person.authorize(step["url"]) + "\n")
             proc.stdin.flush()
-            step = json.loads(proc.stdout.readline() or "{}")
+            step = _step(proc)
             assert step.get("step") == "logout", proc.stderr.read()
             proc.stdin.write(person.logout(step["url"]) + "\n")
             proc.stdin.flush()
-            done = json.loads(proc.stdout.readline() or "{}")
+            done = _step(proc)
             assert proc.wait(timeout=30) == 0, proc.stderr.read()
         finally:
             if proc.poll() is None:
