@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import statistics
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,10 +76,12 @@ async def test_a_spent_challenge_is_one_page_of_the_commit(services: Services) -
     for _ in range(200):  # enough spent ids for the table to span several pages
         signed = _signed(services, first_byte=1)
         await services.db.run_raw(lambda raw, s=signed: spend_signed(raw, s, method="passkey", now=now))
-    signed = _signed(services, first_byte=1)
-    frames = await frames_of(services, lambda: services.db.run_raw(
-        lambda raw: spend_signed(raw, signed, method="passkey", now=now)))
-    assert frames == 1
+    frames = []
+    for _ in range(9):  # the ids are random: now and then one lands in a full leaf, whose split writes 3-4
+        signed = _signed(services, first_byte=1)
+        frames.append(await frames_of(services, lambda s=signed: services.db.run_raw(
+            lambda raw: spend_signed(raw, s, method="passkey", now=now))))
+    assert statistics.median(frames) == 1, frames
 
 
 async def test_spent_ids_past_their_expiry_are_purged_by_one_answer_in_256(services: Services) -> None:
