@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -221,3 +222,15 @@ class UiSurface(Surface):
     async def whoami(self) -> Result:
         resp = await self.client.get("/api/v1/whoami")
         return Result(resp.status_code, resp.status_code == 200, data=resp.json() if resp.status_code == 200 else {})
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """End a process a test started, by its PID: SIGTERM, then SIGKILL if it is still there after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

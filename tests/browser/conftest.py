@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
 from tests.browser import a11y
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DOSTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -121,13 +122,7 @@ def serving(workdir: Path, port: int, env: dict[str, str]) -> Iterator[Server]:
         _wait_until_up(srv)
         yield srv
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+        stop_process(proc, timeout=15)
 
 
 @pytest.fixture(scope="module", params=a11y.WIDTHS, ids=lambda w: f"{w}px")

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result, captcha_token
+from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result, captcha_token, stop_process
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 CLIENT_ID = "dostup"
@@ -105,12 +105,7 @@ def _start_provider(node: str, env: dict[str, str], tmp: Path) -> tuple[subproce
 def _stop(proc: subprocess.Popen[str]) -> None:
     if proc.stdout is not None:
         proc.stdout.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    stop_process(proc)
 
 
 _PROMPT = re.compile(r'name="prompt" value="(login|consent)"')
