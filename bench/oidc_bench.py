@@ -191,7 +191,7 @@ def main() -> int:
         cpu: dict[tuple[str, str], list[float]] = {}
         for rnd in range(args.rounds):
             for side in sides:
-                per_second = 2500 if side.name == "dostup" else 4000  # codes a second, more than either answers
+                per_second = 4000  # codes a second, more than either answers
                 codes = side.mint(per_second * args.seconds, jwt=args.node_access_tokens == "jwt")
                 res = run.wrk(side.token_url, seconds=args.seconds, bodies=_bodies(tmp / f"{side.name}.txt", codes),
                               headers={**_basic(side.client_id, side.secret), "Content-Type": FORM},

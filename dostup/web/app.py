@@ -37,7 +37,7 @@ from dostup.web.api.plain_session import FastWhoami
 from dostup.web.errors import install_error_handlers
 from dostup.web.middleware import BodyLimit, LimitsLedger, SecurityHeaders, security_headers
 from dostup.web.oidc import admin_api, apps_api, apps_pages, authorize, endpoints, logout
-from dostup.web.oidc.fast_token import TOKEN, FastToken
+from dostup.web.oidc.fast_token import TOKEN, USERINFO, FastToken, FastUserinfo
 from dostup.web.ui import (
     account_pages,
     company_pages,
@@ -67,6 +67,7 @@ class DostupApp(FastAPI):
     fast_whoami: FastWhoami | None = None
     fast_passkey: FastPasskeySignIn | None = None
     fast_token: FastToken | None = None
+    fast_userinfo: FastUserinfo | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.fast_whoami
@@ -75,6 +76,13 @@ class DostupApp(FastAPI):
         token = self.fast_token
         if token is not None and scope["type"] == "http" and scope["path"] == TOKEN and scope["method"] == "POST":
             replay = await token(scope, receive, send)
+            if replay is None:
+                return
+            receive = replay
+        userinfo = self.fast_userinfo
+        if userinfo is not None and scope["type"] == "http" and scope["path"] == USERINFO and scope["method"] == "GET":
+            scope["app"] = self  # as Starlette sets it: the route finds the services through it
+            replay = await userinfo(scope, receive, send)
             if replay is None:
                 return
             receive = replay
@@ -142,4 +150,5 @@ def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
                                           if methods == ["POST"]},  # the passkey and the password sign-in
                                          second_factor.second_factor_fast, headers, services.settings.max_body_bytes)
     app.fast_token = FastToken(services.oidc, headers, services.settings.max_body_bytes)
+    app.fast_userinfo = FastUserinfo(headers)
     return app

@@ -140,3 +140,76 @@ async def test_a_failure_of_the_provider_is_answered_by_the_application_without_
     assert len(fast.content) == len(routed.content)
     ok = await _post(app, fast=True, **_exchange(rp, got["code"], verifier))
     assert ok.status_code == 200, ok.text  # the failed tries spent nothing
+
+
+# -- userinfo ---------------------------------------------------------------------------------
+
+async def _userinfo(app: DostupApp, *, fast: bool, **kw: Any) -> httpx.Response:
+    kept = app.fast_userinfo
+    if not fast:
+        app.fast_userinfo = None
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 51000),
+                                                                raise_app_exceptions=False),
+                                     base_url="http://testserver") as c:
+            return await c.get("/oauth2/userinfo", **kw)
+    finally:
+        app.fast_userinfo = kept
+
+
+async def _access_token(app: DostupApp, services: Services, client_factory: Any) -> str:
+    rp = await add_client(services)
+    browser = await signed_in_browser(client_factory(), services)
+    verifier, challenge = pkce()
+    got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    r = await _post(app, fast=True, **_exchange(rp, got["code"], verifier))
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+async def test_userinfo_on_the_fast_path_never_enters_fastapi_and_answers_as_the_application(
+        app: DostupApp, services: Services, client_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await _access_token(app, services, client_factory)
+    entered = _Entered(monkeypatch, FastAPI, "__call__")
+    bearer = {"headers": {"Authorization": f"Bearer {token}"}}
+    fast = await _userinfo(app, fast=True, **bearer)
+    assert fast.status_code == 200 and fast.json()["sub"], fast.text
+    assert entered.calls == 0
+    routed = await _userinfo(app, fast=False, **bearer)
+    assert entered.calls == 1
+    _same(fast, routed)
+    assert fast.headers["cache-control"] == "no-store" and fast.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" in fast.headers
+    # RFC 6750 §3.1 refusals: the same statuses, bodies and WWW-Authenticate as the application's
+    for kw in ({}, {"headers": {"Authorization": "Bearer not-a-token"}},
+               {"headers": {"Authorization": f"Bearer {token[:-4]}AAAA"}}, {"headers": {"Authorization": "Basic eDp5"}}):
+        fast, routed = await _userinfo(app, fast=True, **kw), await _userinfo(app, fast=False, **kw)
+        assert fast.status_code == 401 and fast.headers["www-authenticate"].startswith("Bearer"), fast.text
+        _same(fast, routed)
+    jti = unverified(token)[1]["jti"]
+    async with services.db.write() as s:  # a revoked token is refused at once, on the fast path too
+        await s.execute(text("UPDATE oidc_tokens SET revoked_at = created_at WHERE id = :jti"), {"jti": jti})
+    refused = await _userinfo(app, fast=True, **bearer)
+    assert refused.status_code == 401 and refused.json() == {"error": "invalid_token"}
+
+
+async def test_a_failure_at_userinfo_is_answered_by_the_application_without_reading_twice(
+        app: DostupApp, services: Services, client_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await _access_token(app, services, client_factory)
+    bearer = {"headers": {"Authorization": f"Bearer {token}"}}
+    async with services.db.write() as s:  # the tokens' table is gone: the read fails on the database
+        await s.execute(text("ALTER TABLE oidc_tokens RENAME TO oidc_tokens_away"))
+    try:
+        calls = _Entered(monkeypatch, OidcProvider, "userinfo")
+        fast = await _userinfo(app, fast=True, **bearer)
+        assert calls.calls == 1  # the route raised the fast path's error; it did not read again
+        routed = await _userinfo(app, fast=False, **bearer)
+        assert calls.calls == 2
+    finally:
+        async with services.db.write() as s:
+            await s.execute(text("ALTER TABLE oidc_tokens_away RENAME TO oidc_tokens"))
+    assert fast.status_code == routed.status_code == 500
+    assert fast.json() == routed.json() and fast.json()["error"] == "server_error"
+    assert [k for k, _ in fast.headers.raw] == [k for k, _ in routed.headers.raw]
+    ok = await _userinfo(app, fast=True, **bearer)
+    assert ok.status_code == 200, ok.text

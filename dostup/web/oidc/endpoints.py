@@ -54,6 +54,9 @@ async def introspect(request: Request) -> Response:
 
 async def userinfo(request: Request) -> Response:
     """RFC 6750 §2.1 header (the form parameter of §2.2 for POST); errors in ``WWW-Authenticate``."""
+    failed = request.scope.pop(FAST_ERROR, None)
+    if failed is not None:  # the fast path's (``fast_token.py``), raised again for the handlers to answer
+        raise failed
     auth = request.headers.get("authorization", "")
     value = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     if value is None and request.method == "POST":
