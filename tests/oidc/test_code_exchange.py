@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from dostup.oidc.provider import keys, signer
+from dostup.oidc.provider import keys, signer, tokens
 from dostup.oidc.provider.keys import SigningKey
 from dostup.services import Services
 from tests.oidc.support import REDIRECT, add_client, code_for, pkce, signed_in_browser, unverified
@@ -95,11 +95,11 @@ async def test_the_direct_path_issues_the_same_tokens_as_authlibs_path(
     assert shapes[0] == shapes[1]
 
 
-async def test_the_direct_path_signs_rs256_on_a_thread_of_its_own(
+async def test_the_direct_path_signs_both_tokens_on_a_thread_of_its_own(
         services: Services, client_factory: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ID token's RSA signature runs on the ``oidc-rs256`` thread (OpenSSL signs without the GIL,
-    beside the loop), the access token's ES256 one on the loop's thread (bench/RESULTS.md,
-    2026-12-04); both verify against the JWKS."""
+    """The access token's ES256 signature, then the ID token's RS256 one, run on the ``oidc-signer``
+    thread (OpenSSL signs without the GIL, beside the loop: bench/RESULTS.md, 2026-12-04); both
+    verify against the JWKS, and the ID token's ``at_hash`` is the access token's."""
     signed_by: list[tuple[str, str]] = []
     real = keys.signature
 
@@ -115,10 +115,13 @@ async def test_the_direct_path_signs_rs256_on_a_thread_of_its_own(
     got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
     ok = await _post(client_factory(), rp, "basic", code=got["code"], code_verifier=verifier)
     assert ok.status_code == 200, ok.text
-    assert signed_by == [("ES256", threading.current_thread().name), ("RS256", "oidc-rs256")]
+    assert signed_by == [("ES256", "oidc-signer"), ("RS256", "oidc-signer")]
     jwks = KeySet.import_key_set((await client_factory().get("/oauth2/jwks")).json())
     for name in ("access_token", "id_token"):
         assert jwt.decode(ok.json()[name], jwks).claims["aud"] == rp["client_id"]
+    id_claims = jwt.decode(ok.json()["id_token"], jwks).claims
+    assert id_claims["at_hash"] == tokens.at_hash(ok.json()["access_token"])
+    assert list(id_claims)[-4:] == ["amr", "at_hash", "sub", "sid"]  # in its place, as Authlib writes the claims
 
 
 async def test_a_failed_signature_on_the_signing_thread_fails_the_request_and_the_thread_goes_on(

@@ -28,16 +28,12 @@ with a wrong verifier or redirect URI is gone):
   ``invalid_request``; a verifier whose S256 is not the challenge: ``invalid_grant``.
 
 The tokens are the same as Authlib's path writes (``tokens.py``); they are signed after the
-transaction (nothing slow while it is open, STYLE.md §6).  The access token's ES256 signature
-(~35 us) is made on the loop's thread; the ID token's RS256 one (~0.26-0.3 ms of OpenSSL, the
-largest single cost of the exchange) on a thread of its own (``signer.py``), beside the loop.  A
-two-thread pool that ran the whole token building (claims, JSON, both signatures) was measured
-dearer than signing inline (bench/RESULTS.md, 2026-12-04: the GIL went back and forth at every
-``sqlite3`` call of the loop), and handing it only the RSA signature gained nothing under load ~2.5.
-One thread that takes only the OpenSSL call, and holds the GIL for a few microseconds a job, did
-gain where a second core was free (load 1.2-1.8, alternating runs of 2026-12-04 05:40-05:45):
-1,056-1,155 exchanges/s against 788-994/s inline, at 1.35-1.46 cores and ~10-20 % more CPU an
-exchange.  On a machine with no core to spare it gains nothing.
+transaction (nothing slow while it is open, STYLE.md §6), both in one job on a thread of their own
+(``signer.py``): the access token's ES256 signature (~35 us) and then the ID token's RS256 one
+(~0.22 ms of OpenSSL, the largest single cost of the exchange), which needs the first for its
+``at_hash``.  OpenSSL signs without the GIL, so the signatures run on the second core while the loop
+serves other requests.  (A two-thread pool that ran the whole token building — claims and JSON too —
+was measured dearer: Python on two threads passes the GIL back and forth.)
 """
 
 from __future__ import annotations
@@ -60,10 +56,10 @@ from dostup.core.crypto import Keyring, random_id, random_token, sha256_hex
 from dostup.oidc.provider import tokens
 from dostup.oidc.provider.claims import subject_id
 from dostup.oidc.provider.clients import CLIENT_SQL, SECRET_METHODS, Client, ClientRegistry
-from dostup.oidc.provider.keys import KeyStore
+from dostup.oidc.provider.keys import KeyStore, sign_jwt
 from dostup.oidc.provider.records import epoch
 from dostup.oidc.provider.server import HttpRequest, HttpResponse
-from dostup.oidc.provider.signer import Signer
+from dostup.oidc.provider.signer import AT_HASH_SLOT, Signer
 from dostup.persistence.db import Database, Raw, add_row
 from dostup.persistence.models_oidc import OidcGrant, OidcToken
 from dostup.settings import OidcSettings
@@ -254,19 +250,26 @@ class CodeExchange:
         sub = subject_id(self._keyring, client, issued.account_id)
         iat, auth_time = epoch(now), epoch(issued.auth_time)
         ttl = settings.access_token_seconds
-        access = tokens.access_token(signing["ES256"], issuer=self._issuer, sub=sub, client_id=client.client_id,
-                                     now=iat, ttl=ttl, jti=issued.jti, scope=issued.scope, auth_time=auth_time,
-                                     acr=issued.acr, amr=issued.amr)
-        body: dict[str, Any] = {"token_type": "Bearer", "access_token": access, "expires_in": ttl,
-                                "scope": issued.scope}
-        if issued.refresh is not None:
-            body["refresh_token"] = issued.refresh
+        access_key = signing["ES256"]
+        access_claims = tokens.access_token_claims(
+            issuer=self._issuer, sub=sub, client_id=client.client_id, now=iat, ttl=ttl, jti=issued.jti,
+            scope=issued.scope, auth_time=auth_time, acr=issued.acr, amr=issued.amr)
+        id_token = None
         if "openid" in issued.scope.split():
             sid = tokens.session_sid(self._keyring, issued.session_id) if issued.session_id else None
             claims = tokens.id_token_claims(
                 issuer=self._issuer, client_id=client.client_id, now=iat, ttl=settings.id_token_seconds,
-                nonce=issued.nonce, auth_time=auth_time, acr=issued.acr, amr=issued.amr, access=access, sub=sub,
-                sid=sid)
+                nonce=issued.nonce, auth_time=auth_time, acr=issued.acr, amr=issued.amr, at_hash=AT_HASH_SLOT,
+                sub=sub, sid=sid)
             key = signing["RS256"]
-            body["id_token"] = await self._signer.sign_jwt(key, tokens.id_token_header(key), claims)
+            access, id_token = await self._signer.sign_pair(access_key, tokens.access_token_header(access_key),
+                                                            access_claims, key, tokens.id_token_header(key), claims)
+        else:
+            access = sign_jwt(access_key, tokens.access_token_header(access_key), access_claims)
+        body: dict[str, Any] = {"token_type": "Bearer", "access_token": access, "expires_in": ttl,
+                                "scope": issued.scope}
+        if issued.refresh is not None:
+            body["refresh_token"] = issued.refresh
+        if id_token is not None:
+            body["id_token"] = id_token
         return body

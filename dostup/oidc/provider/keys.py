@@ -191,7 +191,7 @@ def _import(data: dict[str, Any]) -> Any:
     return ECKey.import_key(data) if data.get("kty") == "EC" else RSAKey.import_key(data)
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
@@ -203,12 +203,22 @@ _ECDSA = ec.ECDSA(_SHA256)
 @functools.lru_cache(maxsize=64)
 def _header(items: tuple[tuple[str, Any], ...]) -> str:
     """A JWS header's base64url JSON: the same few per key (``alg``, ``kid``, ``typ``)."""
-    return _b64(_COMPACT.encode(dict(items)).encode())
+    return b64(_COMPACT.encode(dict(items)).encode())
+
+
+def signing_header(key: SigningKey, header: dict[str, Any]) -> str:
+    """A compact JWS's first part: the header, with the key's ``alg``, as base64url JSON."""
+    return _header(tuple({**header, "alg": key.alg}.items()))
+
+
+def claims_json(claims: dict[str, Any]) -> str:
+    """A JWT's claims as compact JSON, before the base64url of its second part."""
+    return _COMPACT.encode(claims)
 
 
 def signing_input(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
     """A compact JWS's first two parts (RFC 7515 §7.1): what :func:`signature` signs."""
-    return _header(tuple({**header, "alg": key.alg}.items())) + "." + _b64(_COMPACT.encode(claims).encode())
+    return signing_header(key, header) + "." + b64(claims_json(claims).encode())
 
 
 def signature(key: SigningKey, data: bytes) -> bytes:
@@ -224,7 +234,7 @@ def signature(key: SigningKey, data: bytes) -> bytes:
 
 
 def compact(data: str, sig: bytes) -> str:
-    return data + "." + _b64(sig)
+    return data + "." + b64(sig)
 
 
 def sign_jwt(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:

@@ -259,7 +259,8 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
             issuer=server.issuer, client_id=request.client.client_id, now=epoch(call.now),
             ttl=server.settings.id_token_seconds, nonce=code.nonce if code else None,
             auth_time=epoch(code.auth_time) if code else 0, acr=code.acr if code else None,
-            amr=code.amr if code else (), access=token.get("access_token"),
+            amr=code.amr if code else (),
+            at_hash=tokens.at_hash(token["access_token"]) if token.get("access_token") else None,
             sub=subject_id(server.keyring, request.client, user.account_id),
             sid=tokens.session_sid(server.keyring, user.session_id) if user.session_id else None)
         return tokens.id_token(call.keys.signing["RS256"], claims)

@@ -17,11 +17,19 @@ from dostup.core.crypto import Keyring
 from dostup.oidc.provider.keys import SigningKey, sign_jwt
 
 
-def access_token(key: SigningKey, *, issuer: str, sub: str, client_id: str, now: int, ttl: int, jti: str,
-                 scope: str, auth_time: int, acr: str, amr: tuple[str, ...]) -> str:
-    claims = {"iss": issuer, "sub": sub, "aud": client_id, "client_id": client_id, "iat": now, "exp": now + ttl,
-              "jti": jti, "scope": scope, "auth_time": auth_time, "acr": acr, "amr": list(amr)}
-    return sign_jwt(key, {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, claims)
+def access_token_claims(*, issuer: str, sub: str, client_id: str, now: int, ttl: int, jti: str, scope: str,
+                        auth_time: int, acr: str, amr: tuple[str, ...]) -> dict[str, Any]:
+    return {"iss": issuer, "sub": sub, "aud": client_id, "client_id": client_id, "iat": now, "exp": now + ttl,
+            "jti": jti, "scope": scope, "auth_time": auth_time, "acr": acr, "amr": list(amr)}
+
+
+def access_token_header(key: SigningKey) -> dict[str, Any]:
+    return {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+
+
+def access_token(key: SigningKey, **claims: Any) -> str:
+    """An RFC 9068 access token: :func:`access_token_claims` signed with ``key``."""
+    return sign_jwt(key, access_token_header(key), access_token_claims(**claims))
 
 
 def at_hash(access: str) -> str:
@@ -31,8 +39,9 @@ def at_hash(access: str) -> str:
 
 
 def id_token_claims(*, issuer: str, client_id: str, now: int, ttl: int, nonce: str | None, auth_time: int,
-                    acr: str | None, amr: tuple[str, ...], access: str | None, sub: str,
+                    acr: str | None, amr: tuple[str, ...], at_hash: str | None, sub: str,
                     sid: str | None) -> dict[str, Any]:
+    """The ID token's claims; ``at_hash`` is :func:`at_hash` of the access token issued with it."""
     claims: dict[str, Any] = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + ttl}
     if nonce:
         claims["nonce"] = nonce
@@ -42,8 +51,8 @@ def id_token_claims(*, issuer: str, client_id: str, now: int, ttl: int, nonce: s
         claims["acr"] = acr
     if amr:
         claims["amr"] = list(amr)
-    if access:
-        claims["at_hash"] = at_hash(access)
+    if at_hash:
+        claims["at_hash"] = at_hash
     claims["sub"] = sub
     if sid:
         claims["sid"] = sid
