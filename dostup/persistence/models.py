@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,7 +108,7 @@ class OneTimeCode(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # housekeeping deletes by it
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     invalidated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -117,6 +118,10 @@ class OneTimeCode(Base):
 
 class Session(Base):
     __tablename__ = "sessions"
+    # housekeeping: ended sessions by the time they ended (expires_at above; revoked_at here, only
+    # the revoked ones: a sign-in's new row, not revoked, adds no entry to this index)
+    __table_args__ = (Index("ix_sessions_revoked_at", "revoked_at", sqlite_where=text("revoked_at IS NOT NULL"),
+                            postgresql_where=text("revoked_at IS NOT NULL")),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -129,7 +134,7 @@ class Session(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     authenticated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))

@@ -72,7 +72,7 @@ class OidcCode(Base):
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # housekeeping deletes by it
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
@@ -111,7 +111,7 @@ class OidcToken(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64))  # refresh tokens only
     scope: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # housekeeping deletes by it
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
