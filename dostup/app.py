@@ -59,21 +59,15 @@ def serving_app() -> FastAPI:
 
 
 def run_courier() -> None:
-    """``dostup worker`` after its migration: deliver the outbox until stopped."""
+    """``dostup worker`` after its migration: deliver the outbox, and purge what expired every
+    ``DOSTUP_HOUSEKEEPING__INTERVAL_SECONDS``, until stopped."""
     import asyncio
 
     tune_malloc()
 
     from dostup.courier.build import courier_process
 
-    async def run() -> None:
-        worker, db = courier_process(load_settings())
-        try:
-            await worker.run_forever()
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
+    asyncio.run(courier_process(load_settings()).run())
 
 
 def main(argv: list[str] | None = None) -> None:

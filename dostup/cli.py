@@ -196,6 +196,30 @@ def import_contracts(
         raise typer.Exit(1)
 
 
+@admin.command("purge")
+def purge() -> None:
+    """Delete expired rows once (what `dostup worker` does every few minutes); prints JSON counts per table.
+
+    Safe beside running workers; with the in-process courier (no `dostup worker`) run it from cron.
+    """
+    from dostup.core.clock import SystemClock
+    from dostup.courier.build import db_timeouts, housekeeping
+    from dostup.persistence.db import Database
+    from dostup.persistence.migrate import migrate as _migrate
+
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        await _migrate(settings.database_url)
+        db = Database(settings.database_url, timeouts=db_timeouts(settings))
+        try:
+            return await housekeeping(settings.housekeeping, db, SystemClock()).purge()
+        finally:
+            await db.dispose()
+
+    typer.echo(json.dumps(asyncio.run(run()), indent=2))
+
+
 # -- OpenID Connect provider (issue 12): partners, keys ---------------------------------------------
 
 def _oidc(job: Callable[[OidcProvider], Awaitable[object]]) -> None:

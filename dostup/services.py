@@ -21,7 +21,7 @@ from dostup.admin.search import AccountSearch
 from dostup.core.clock import Clock, SystemClock
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
-from dostup.courier.build import courier_worker, db_timeouts
+from dostup.courier.build import courier_worker, db_timeouts, housekeeping
 from dostup.courier.outbox import Brand, Outbox
 from dostup.courier.worker import Worker
 from dostup.credentials.codes import CodeService
@@ -35,6 +35,7 @@ from dostup.guards.store import CounterStore, RedisCounterStore, sql_store
 from dostup.guards.throttle import Throttle
 from dostup.oidc.provider.service import OidcProvider
 from dostup.persistence.db import Database
+from dostup.persistence.housekeeping import Housekeeping
 from dostup.presets import Preset, get_preset
 from dostup.selfservice.companies import CompanyService
 from dostup.selfservice.contracts import CardFinder, ContractService
@@ -123,6 +124,7 @@ class Services:
     social_settings: SocialSettings
     social_registration: SocialRegistration
     legal: LegalDocuments
+    housekeeping: Housekeeping  # run by `dostup worker` and `dostup admin purge`, not by web processes
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_migrations: bool) -> None:
@@ -270,4 +272,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         social_registration=SocialRegistration(db=db, clock=clock, registration=registration,
                                                providers={p.id: p for p in providers}),
         legal=LegalDocuments.load(preset.name),
+        housekeeping=housekeeping(settings.housekeeping, db, clock),
     )

@@ -205,6 +205,39 @@ class OidcSettings(BaseModel):
     backchannel_timeout_seconds: float = Field(default=3.0, ge=0.1, le=30.0)
 
 
+class HousekeepingSettings(BaseModel):
+    """What the housekeeping job (``dostup.persistence.housekeeping``) deletes, and when.
+
+    It runs beside the courier (``dostup worker``, or a web process's in-process courier) every
+    ``interval_seconds``, and once with ``dostup admin purge``.  A row goes ``grace_seconds``
+    after it expired: flows (a late answer still reads «срок истёк», not «не найден»), one-time
+    codes, the limiter's counters, spent passkey challenges, OpenID Connect codes (a used code
+    replayed within the grace still revokes what it issued, RFC 6749 §4.1.2) and tokens.  An ended
+    session — expired, or revoked (signed out, ended from «Активные сеансы», rotated) — goes
+    ``ended_sessions_seconds`` after it ended: nothing reads it any more (the active-sessions list
+    shows live ones only, the security history is ``security_events``), so it is kept only for an
+    operator looking into yesterday in the database.  Security events are the user's security
+    history: kept for ever unless ``security_events_days`` is set.  Deletes run ``batch_size``
+    rows a transaction with ``pause_seconds`` between them, so the SQLite write lock is never held
+    long.
+    """
+
+    enabled: bool = True  # run beside the courier; `dostup admin purge` runs regardless
+    interval_seconds: int = Field(default=300, ge=10, le=DAY)
+    grace_seconds: int = Field(default=3600, ge=0, le=30 * DAY)
+    ended_sessions_seconds: int = Field(default=DAY, ge=0, le=365 * DAY)
+    security_events_days: int = Field(default=0, ge=0, le=100 * 365)  # 0: kept for ever
+    batch_size: int = Field(default=1000, ge=10, le=100_000)
+    pause_seconds: float = Field(default=0.05, ge=0, le=60)
+
+    @field_validator("security_events_days")
+    @classmethod
+    def _a_history_worth_the_name(cls, v: int) -> int:
+        if 0 < v < 30:
+            raise ValueError("0 (kept for ever) or at least 30 days: it is the user's security history")
+        return v
+
+
 class WebAuthnSettings(BaseModel):
     """Passkeys (``dostup.credentials.passkeys``): on by default; the RP ID and origins come from
     ``DOSTUP_PUBLIC_URL`` unless given here (e.g. an app on a sub-domain, a mobile app's origin)."""
@@ -308,6 +341,7 @@ class Settings(BaseSettings):
     oidc: OidcSettings = OidcSettings()
     passkeys: WebAuthnSettings = WebAuthnSettings()
     social: SocialSettings = SocialSettings()
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
 
     @model_validator(mode="after")
     def _provider_urls(self) -> Settings:

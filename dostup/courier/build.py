@@ -2,10 +2,15 @@
 
 ``dostup worker`` needs nothing of the flows, the web or the identity provider: building it here
 instead of through :func:`dostup.services.build_services` keeps a delivering process to the courier,
-the database and the settings (issue 13 §0: ``dostup worker`` resident memory, ``bench/memory.py``).
+the housekeeping job, the database and the settings (issue 13 §0: ``dostup worker`` resident
+memory, ``bench/memory.py``).
 """
 
 from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
 
 from dostup.core.clock import Clock, SystemClock
 from dostup.courier.channels import Channel
@@ -14,7 +19,8 @@ from dostup.courier.channels.sms import HttpSmsChannel, SmsRuChannel
 from dostup.courier.channels.smtp import SmtpChannel
 from dostup.courier.worker import Worker, claim_seconds
 from dostup.persistence.db import Database, Timeouts
-from dostup.settings import Settings
+from dostup.persistence.housekeeping import Housekeeping, Retention
+from dostup.settings import HousekeepingSettings, Settings
 
 
 def make_channels(settings: Settings) -> dict[str, Channel]:
@@ -41,7 +47,39 @@ def courier_worker(settings: Settings, db: Database, clock: Clock) -> Worker:
     return Worker(settings.courier, db, make_channels(settings), clock, claim)
 
 
-def courier_process(settings: Settings) -> tuple[Worker, Database]:
-    """The worker of a ``dostup worker`` process and the database it owns (dispose it after)."""
+def housekeeping(settings: HousekeepingSettings, db: Database, clock: Clock) -> Housekeeping:
+    """The housekeeping job with the retention of ``DOSTUP_HOUSEKEEPING__*``."""
+    return Housekeeping(db, clock.now, Retention(
+        grace=dt.timedelta(seconds=settings.grace_seconds),
+        ended_sessions=dt.timedelta(seconds=settings.ended_sessions_seconds),
+        security_events=dt.timedelta(days=settings.security_events_days) if settings.security_events_days else None,
+        batch_size=settings.batch_size, pause_seconds=settings.pause_seconds))
+
+
+@dataclass
+class CourierProcess:
+    """What a ``dostup worker`` process runs: the courier and, every few minutes, housekeeping."""
+
+    worker: Worker
+    housekeeping: Housekeeping
+    settings: HousekeepingSettings
+    db: Database
+
+    async def run(self) -> None:
+        """Both until cancelled (each outlives its own failures), then the database closed."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.worker.run_forever(), name="courier")
+                if self.settings.enabled:
+                    tasks.create_task(self.housekeeping.run_forever(self.settings.interval_seconds),
+                                      name="housekeeping")
+        finally:
+            await self.db.dispose()
+
+
+def courier_process(settings: Settings) -> CourierProcess:
+    """The worker of a ``dostup worker`` process, its housekeeping and the database they own."""
     db = Database(settings.database_url, timeouts=db_timeouts(settings))
-    return courier_worker(settings, db, SystemClock()), db
+    clock = SystemClock()
+    return CourierProcess(courier_worker(settings, db, clock), housekeeping(settings.housekeeping, db, clock),
+                          settings.housekeeping, db)

@@ -68,7 +68,7 @@ class CounterStore(Protocol):
 
 
 # Counters are rows (key, count, expires_at); an expired row counts as absent and is restarted by
-# the next hit.  Times are naive UTC in SQLAlchemy's SQLite text form, so the ORM-free SQLite
+# the next hit, and deleted by housekeeping (``persistence/housekeeping.py``) an hour later.  Times are naive UTC in SQLAlchemy's SQLite text form, so the ORM-free SQLite
 # store and the SQLAlchemy one read and write the same rows.
 _UPSERT = (
     "INSERT INTO counters (key, count, expires_at) VALUES (:key, 1, :exp) "
@@ -227,10 +227,6 @@ class SqliteCounterStore(_RowStore):
     def in_units_of(self, db: Database) -> bool:
         return db.on_loop() is self._raw
 
-    async def purge_expired(self) -> None:
-        now_s = self._text(self._clock.now())
-        await self._raw.write_sqlite3(lambda conn: conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now_s,)))
-
     async def close(self) -> None:
         return None  # the connection belongs to the Database
 
@@ -278,10 +274,6 @@ class SqlCounterStore(_RowStore):
 
     def in_units_of(self, db: Database) -> bool:
         return db is self._db
-
-    async def purge_expired(self) -> None:
-        async with self._db.write() as s:
-            await s.execute(delete(Counter).where(Counter.expires_at <= self._clock.now()))
 
     async def close(self) -> None:
         return None

@@ -1,0 +1,196 @@
+"""Housekeeping: delete the rows whose time is over, a small batch at a time.
+
+Every sign-in adds a ``sessions`` row, every code a ``codes`` row, every partner's sign-in an OIDC
+code and tokens; none of them is read once it has expired (each reader checks the expiry itself),
+so without this job the tables would only grow.  What goes, and when (the settings are
+``DOSTUP_HOUSEKEEPING__*``, :class:`Retention` here):
+
+* ``flows``, ``codes``, ``counters``, ``spent_challenges``, ``oidc_codes``, ``oidc_tokens``:
+  ``grace`` after ``expires_at`` (1 h).  The grace covers clocks of other hosts, lets a late answer
+  to a flow still read «срок истёк» rather than «не найден», and keeps a used OIDC code long enough
+  that its replay still revokes what it issued (RFC 6749 §4.1.2; the code lives 60 s);
+* ``sessions``: ``ended_sessions`` after the session ended — its absolute expiry, or its
+  revocation (sign-out, «Завершить сеанс», rotation, a password change).  A live session is never
+  touched: it is neither revoked nor past ``expires_at``.  Nothing reads an ended session's row
+  (the active-sessions list shows live ones; the security history is ``security_events``; the OIDC
+  back-channel logout is sent when the session ends, from the grants' own ``session_id``);
+* ``security_events`` (the user's security history): only when ``security_events`` is set; by
+  default it is kept for ever.
+
+Not purged: accounts (a deleted one is a tombstone), consents and operator actions (records kept
+by law and for audit), the outbox (the notification history), OIDC grants, consents and keys,
+devices, credentials, companies, contracts.
+
+Each statement deletes at most ``batch_size`` rows, found through an index on the column it
+deletes by (``tests/flows/test_query_plans.py`` explains them), in its own short write
+transaction, with a pause between batches: on SQLite the write lock is held for milliseconds and
+the sign-ins waiting for it get it between batches; the deletes run in aiosqlite's thread, not
+on the event loop.  Deleting is idempotent, so any number of workers on any number of hosts may
+run the job at once.  On PostgreSQL a batch locks its rows with ``FOR UPDATE SKIP LOCKED``: two
+workers delete different rows instead of one waiting for the other's, and a row a request is
+writing just then is left for the next run (see :func:`delete_statement`).
+
+``spent_challenges`` has no index on ``expires_at`` on purpose (its rows are one b-tree, so a
+passkey sign-in's commit writes one page for it, ``tests/flows/test_write_pages.py``): its delete
+reads the whole table, which holds only the last few minutes of passkey sign-ins — one answer in
+256 already deletes what expired (``selfservice/login/ceremony.py``); this job catches the rest
+when sign-ins are few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    DateTime,
+    Delete,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+)
+
+from dostup.persistence import models_oidc  # noqa: F401 - registers the OIDC tables in the metadata
+from dostup.persistence.db import Database
+from dostup.persistence.models import Base
+
+log = logging.getLogger("dostup.housekeeping")
+
+Now = Callable[[], dt.datetime]
+"""The time, naive UTC (``Clock.now``; persistence imports nothing of ``dostup.core``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long rows stay past their time (``HousekeepingSettings``, in plain values)."""
+
+    grace: dt.timedelta = dt.timedelta(hours=1)
+    ended_sessions: dt.timedelta = dt.timedelta(days=1)
+    security_events: dt.timedelta | None = None  # None: kept for ever
+    batch_size: int = 1000
+    pause_seconds: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Rows of ``table`` whose ``column`` is before ``now - keep(retention)`` (``None``: none go)."""
+
+    table: str
+    column: str
+    keep: Callable[[Retention], dt.timedelta | None]
+
+
+def _grace(r: Retention) -> dt.timedelta:
+    return r.grace
+
+
+def _ended(r: Retention) -> dt.timedelta:
+    return r.ended_sessions
+
+
+def _events(r: Retention) -> dt.timedelta | None:
+    return r.security_events
+
+
+TARGETS: tuple[_Target, ...] = (
+    _Target("flows", "expires_at", _grace),
+    _Target("codes", "expires_at", _grace),
+    _Target("counters", "expires_at", _grace),
+    _Target("spent_challenges", "expires_at", _grace),
+    _Target("oidc_codes", "expires_at", _grace),
+    _Target("oidc_tokens", "expires_at", _grace),
+    _Target("sessions", "expires_at", _ended),
+    _Target("sessions", "revoked_at", _ended),  # the partial index ix_sessions_revoked_at
+    _Target("security_events", "created_at", _events),
+)
+"""In this order; the counts are reported per table (a table's targets add up)."""
+
+
+def delete_statement(target: _Target, *, postgresql: bool) -> Delete:
+    """``DELETE`` of at most ``:limit`` rows whose time is before ``:before``.
+
+    SQLite: ``DELETE FROM t WHERE rowid IN (SELECT rowid FROM t WHERE col < :before LIMIT :limit)``,
+    the rows found by the time's index (the primary key instead of ``rowid`` in a ``WITHOUT ROWID``
+    table).  PostgreSQL: ``… WHERE ctid IN (SELECT ctid … LIMIT :limit FOR UPDATE SKIP LOCKED)``:
+    the subquery locks its rows, so workers running at once split them, and the rows are then
+    reached by their physical address (a TID scan; a locked row cannot move before this statement
+    deletes it).  ``IN``, not ``= ANY(ARRAY(…))``: the planner
+    then knows how many rows the subquery gives (for an array it assumes ten, and a small table
+    would be read whole instead).
+    """
+    table: Table = Base.metadata.tables[target.table]
+    column = table.c[target.column]
+    before, limit = bindparam("before", type_=DateTime()), bindparam("limit", type_=Integer())
+    key: ColumnElement[Any]
+    if postgresql:
+        key = literal_column("ctid")
+        picked = select(key).select_from(table).where(column < before).limit(limit).with_for_update(skip_locked=True)
+    else:
+        (key,) = table.primary_key.columns
+        if table.dialect_options["sqlite"]["with_rowid"] is not False:
+            key = literal_column("rowid")  # what the time's index holds: no look-up by primary key
+        picked = select(key).select_from(table).where(column < before).limit(limit)
+    return delete(table).where(key.in_(picked.scalar_subquery()))
+
+
+class Housekeeping:
+    """Deletes what :data:`TARGETS` says, in batches; :meth:`run_forever` every ``interval``."""
+
+    def __init__(self, db: Database, now: Now, retention: Retention) -> None:
+        self._db = db
+        self._now = now
+        self.retention = retention
+        postgresql = not db.is_sqlite
+        self._statements = [(t, delete_statement(t, postgresql=postgresql)) for t in TARGETS]
+
+    async def purge(self) -> dict[str, int]:
+        """One pass over every table: the rows deleted per table (0 where nothing was due).
+
+        The cut-offs are taken once, at the start, so the pass ends however fast rows expire."""
+        now = self._now()
+        counts: dict[str, int] = {}
+        for target, stmt in self._statements:
+            counts.setdefault(target.table, 0)
+            keep = target.keep(self.retention)
+            if keep is None:
+                continue
+            counts[target.table] += await self._delete(stmt, now - keep)
+        return counts
+
+    async def _delete(self, stmt: Delete, before: dt.datetime) -> int:
+        size = self.retention.batch_size
+        total = 0
+        while True:
+            async with self._db.write() as s:
+                result = await s.execute(stmt, {"before": before, "limit": size})
+            assert isinstance(result, CursorResult)  # a DELETE's
+            deleted = result.rowcount
+            total += deleted
+            if deleted < size:  # the last batch (on PostgreSQL also: the rest is another worker's)
+                return total
+            await asyncio.sleep(self.retention.pause_seconds)  # the write lock free for others a while
+
+    async def run_forever(self, interval_seconds: float) -> None:
+        """Purge now, then every ``interval_seconds`` (±10 %, so that workers started together
+        drift apart); a failed pass (the database down) is logged and the next one runs."""
+        while True:
+            try:
+                counts = await self.purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database outage must not end the worker
+                log.exception("housekeeping failed")
+            else:
+                if any(counts.values()):
+                    log.info("housekeeping deleted %s", {k: v for k, v in counts.items() if v})
+            await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))  # noqa: S311 - not a secret

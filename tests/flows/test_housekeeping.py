@@ -1,0 +1,226 @@
+"""Housekeeping deletes what expired (past the grace), keeps the rest, and never a live session;
+in batches; with several workers at once; and the ``dostup worker`` process runs it.
+
+On both backends (the ``services`` fixture), with rows written straight into the tables at times
+around each cut-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from dostup.courier.build import courier_process, housekeeping
+from dostup.persistence.models import Base, Session
+from dostup.services import Services
+from tests.factories import make_account
+from tests.flows.helpers import PASSWORD
+
+HOUR = dt.timedelta(hours=1)
+MINUTE = dt.timedelta(minutes=1)
+
+
+async def _add(services: Services, table: str, rows: list[dict[str, Any]]) -> None:
+    async with services.db.write() as s:
+        await s.execute(insert(Base.metadata.tables[table]), rows)
+
+
+async def _ids(services: Services, table: str) -> set[str]:
+    t = Base.metadata.tables[table]
+    (pk,) = t.primary_key.columns
+    async with services.db.read() as s:
+        return set((await s.scalars(select(pk))).all())
+
+
+async def _count(services: Services, table: str) -> int:
+    async with services.db.read() as s:
+        return int((await s.execute(select(func.count()).select_from(Base.metadata.tables[table]))).scalar_one())
+
+
+def _flow(fid: str, expires: dt.datetime) -> dict[str, Any]:
+    return {"id": fid, "kind": "login", "state": "started", "data": {}, "created_at": expires - HOUR,
+            "updated_at": expires - HOUR, "expires_at": expires}
+
+
+def _session(sid: str, account: str, *, expires: dt.datetime, revoked: dt.datetime | None = None,
+             last_seen: dt.datetime | None = None) -> dict[str, Any]:
+    start = min(expires - 12 * HOUR, last_seen or expires)
+    return {"id": sid, "token_hash": sid.ljust(64, "0"), "account_id": account, "created_at": start,
+            "authenticated_at": start, "last_seen_at": last_seen or start, "expires_at": expires, "revoked_at": revoked}
+
+
+async def _seed_every_table(services: Services) -> str:
+    """In each table with a time: ``old`` (past the cut-off), ``recent`` (expired, inside it), ``live``."""
+    now = services.clock.now()
+    grace = dt.timedelta(seconds=services.settings.housekeeping.grace_seconds)
+    times = {"old": now - grace - MINUTE, "recent": now - grace + MINUTE, "live": now + 10 * MINUTE}
+    account = (await make_account(services, 801)).id
+    await _add(services, "flows", [_flow(f"flow-{k}", t) for k, t in times.items()])
+    await _add(services, "codes", [
+        {"id": f"code-{k}", "purpose": "registration", "channel": "sms", "destination": "+79120000801",
+         "code_hash": f"hash-{k}", "created_at": t - 10 * MINUTE, "expires_at": t} for k, t in times.items()])
+    await _add(services, "counters", [{"key": f"counter-{k}", "count": 3, "expires_at": t} for k, t in times.items()])
+    await _add(services, "spent_challenges", [{"id": f"pk1.spent-{k}", "expires_at": t} for k, t in times.items()])
+    await _add(services, "oidc_codes", [
+        {"id": f"oidc-code-{k}", "code_hash": f"oidc-hash-{k}", "client_id": "rp", "account_id": account,
+         "redirect_uri": "https://rp.example/cb", "scope": "openid", "auth_time": t, "acr": "urn:dostup:loa:1:aal1",
+         "amr": "pwd", "created_at": t - MINUTE, "expires_at": t, "used_at": t - MINUTE} for k, t in times.items()])
+    await _add(services, "oidc_grants", [
+        {"id": "grant", "client_id": "rp", "account_id": account, "scope": "openid", "auth_time": now,
+         "acr": "urn:dostup:loa:1:aal1", "amr": "pwd", "created_at": now - 40 * 24 * HOUR}])
+    await _add(services, "oidc_tokens", [
+        {"id": f"token-{k}", "grant_id": "grant", "kind": "access", "scope": "openid", "created_at": t - 5 * MINUTE,
+         "expires_at": t} for k, t in times.items()])
+    kept = dt.timedelta(seconds=services.settings.housekeeping.ended_sessions_seconds)
+    await _add(services, "sessions", [
+        _session("s-expired-old", account, expires=now - kept - MINUTE),
+        _session("s-expired-recent", account, expires=now - kept + MINUTE),
+        _session("s-revoked-old", account, expires=now + 20 * 24 * HOUR, revoked=now - kept - MINUTE),
+        _session("s-revoked-recent", account, expires=now + 20 * 24 * HOUR, revoked=now - kept + MINUTE),
+        _session("s-live", account, expires=now + HOUR),
+        # idle for days but «Запомнить меня»: live until its absolute expiry
+        _session("s-live-remembered", account, expires=now + 2 * 24 * HOUR, last_seen=now - 5 * 24 * HOUR),
+    ])
+    await _add(services, "security_events", [
+        {"id": "event-old", "account_id": account, "kind": "login", "outcome": "success", "detail": {},
+         "created_at": now - 3 * 365 * 24 * HOUR}])
+    return account
+
+
+TIMED = ("flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_tokens")
+
+
+async def test_rows_past_their_expiry_and_the_grace_go_and_the_others_stay(services: Services) -> None:
+    await _seed_every_table(services)
+    counts = await services.housekeeping.purge()
+    assert counts == {**dict.fromkeys(TIMED, 1), "sessions": 2, "security_events": 0}
+    for table in TIMED:
+        assert {i.rsplit("-", 1)[-1] for i in await _ids(services, table)} == {"recent", "live"}, table
+    assert await _ids(services, "sessions") == {"s-expired-recent", "s-revoked-recent", "s-live", "s-live-remembered"}
+    assert await _ids(services, "security_events") == {"event-old"}  # the security history is kept for ever
+    assert await _ids(services, "oidc_grants") == {"grant"}
+    assert await services.housekeeping.purge() == dict.fromkeys([*TIMED, "sessions", "security_events"], 0)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__GRACE_SECONDS": "0",
+                                                 "DOSTUP_HOUSEKEEPING__ENDED_SESSIONS_SECONDS": "0"}])
+async def test_live_sessions_stay_even_with_no_grace_at_all(services: Services, surface_factory: Any) -> None:
+    """A session not revoked and before its absolute expiry is never deleted, however long idle
+    (an idle cookie session fails the check but its row waits for its expiry), and a session in
+    use through the API keeps working after the purge."""
+    now = services.clock.now()
+    account = (await make_account(services, 801)).id
+    second = dt.timedelta(seconds=1)
+    await _add(services, "sessions", [
+        _session("s-expired", account, expires=now - second),
+        _session("s-revoked", account, expires=now + HOUR, revoked=now - second),
+        _session("s-idle", account, expires=now + HOUR, last_seen=now - 2 * HOUR),
+        _session("s-remembered", account, expires=now + 2 * 24 * HOUR, last_seen=now - 5 * 24 * HOUR),
+    ])
+    me = surface_factory()
+    assert (await me.login(method="phone", phone="+79120000801", password=PASSWORD)).ok
+    assert (await services.housekeeping.purge())["sessions"] == 2
+    async with services.db.read() as s:
+        left = (await s.execute(select(Session.id, Session.expires_at, Session.revoked_at)
+                                .where(Session.account_id == account))).all()
+    assert {r.id for r in left} >= {"s-idle", "s-remembered"} and len(left) == 3, left  # and the new sign-in's
+    assert all(r.revoked_at is None and r.expires_at > now for r in left), left
+    assert (await me.whoami()).ok
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__BATCH_SIZE": "10",
+                                                 "DOSTUP_HOUSEKEEPING__PAUSE_SECONDS": "0"}])
+async def test_more_rows_than_a_batch_go_in_several_short_transactions(services: Services) -> None:
+    now = services.clock.now()
+    await _add(services, "flows", [_flow(f"old-{i:03d}", now - 2 * HOUR) for i in range(35)]
+               + [_flow(f"live-{i}", now + HOUR) for i in range(5)])
+    deletes: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM FLOWS"):
+            deletes.append(statement)
+
+    engine = services.db.writer.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        counts = await services.housekeeping.purge()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert counts["flows"] == 35
+    assert len(deletes) == 4  # 10, 10, 10, then 5: the last batch is short
+    assert await _ids(services, "flows") == {f"live-{i}" for i in range(5)}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__BATCH_SIZE": "10",
+                                                 "DOSTUP_HOUSEKEEPING__PAUSE_SECONDS": "0"}])
+async def test_workers_purging_at_once_delete_each_row_once_and_fail_nowhere(services: Services) -> None:
+    now = services.clock.now()
+    await _add(services, "codes", [
+        {"id": f"c{i:03d}", "purpose": "registration", "channel": "sms", "destination": "+79120000802",
+         "code_hash": f"h{i}", "created_at": now - 3 * HOUR, "expires_at": now - 2 * HOUR} for i in range(120)])
+    others = [housekeeping(services.settings.housekeeping, services.db, services.clock) for _ in range(3)]
+    results = await asyncio.gather(services.housekeeping.purge(), *(h.purge() for h in others))
+    assert sum(r["codes"] for r in results) == 120
+    assert await _count(services, "codes") == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__SECURITY_EVENTS_DAYS": "365"}])
+async def test_security_events_go_only_past_their_retention_when_one_is_set(services: Services) -> None:
+    now = services.clock.now()
+    account = (await make_account(services, 803)).id
+    await _add(services, "security_events", [
+        {"id": f"event-{days}", "account_id": account, "kind": "login", "outcome": "success", "detail": {},
+         "created_at": now - dt.timedelta(days=days)} for days in (366, 364, 0)])
+    assert (await services.housekeeping.purge())["security_events"] == 1
+    assert await _ids(services, "security_events") == {"event-364", "event-0"}
+
+
+async def test_the_worker_process_purges_beside_the_courier(services: Services) -> None:
+    """What ``dostup worker`` runs (``python -m dostup.app --courier``: ``courier_process(…).run()``)
+    purges at its start and then every interval; this fails if it ever stops doing so."""
+    now = services.clock.now()
+    await _add(services, "flows", [_flow("expired", now - 2 * HOUR), _flow("live", now + HOUR)])
+    process = courier_process(services.settings)
+    running = asyncio.create_task(process.run())
+    try:
+        for _ in range(200):
+            if await _ids(services, "flows") == {"live"}:
+                break
+            await asyncio.sleep(0.05)
+        assert await _ids(services, "flows") == {"live"}
+        assert not running.done()  # still delivering and waiting for the next pass
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+
+async def test_a_failed_pass_is_logged_and_the_next_one_runs(services: Services, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    job = services.housekeeping
+    passes: list[int] = []
+    real = job.purge
+
+    async def flaky() -> dict[str, int]:
+        passes.append(1)
+        if len(passes) == 1:
+            raise ConnectionError("database down")
+        return await real()
+
+    monkeypatch.setattr(job, "purge", flaky)
+    running = asyncio.create_task(job.run_forever(0.01))
+    try:
+        for _ in range(200):
+            if len(passes) >= 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert len(passes) >= 3
+    assert "housekeeping failed" in caplog.text
