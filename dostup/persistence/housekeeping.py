@@ -64,7 +64,7 @@ from dostup.persistence import models_oidc  # noqa: F401 - registers the OIDC ta
 from dostup.persistence.db import Database
 from dostup.persistence.models import Base
 
-log = logging.getLogger("dostup.housekeeping")
+log = logging.getLogger(__name__)
 
 Now = Callable[[], dt.datetime]
 """The time, naive UTC (``Clock.now``; persistence imports nothing of ``dostup.core``)."""
