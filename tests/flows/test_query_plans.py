@@ -31,8 +31,8 @@ from bench import bulk_seed as seed
 from dostup.admin.search import SearchInput
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring
-from dostup.oidc.provider.records import Subject
-from dostup.oidc.provider.store import GrantStore
+from dostup.oidc.provider.records import AccessClaims, Subject
+from dostup.oidc.provider.store import GrantStore, access_jti
 from dostup.persistence.housekeeping import TARGETS, Housekeeping
 from dostup.selfservice.contracts import CardFinder
 from dostup.selfservice.login.finders import default_finders
@@ -141,11 +141,13 @@ async def _scenario(services: Any, client_factory: Any) -> None:
                           scope="openid", nonce=None, challenge=None, method=None, now=now, ttl=60)
     code = await store.spend_code("code-42", "bench-client", now)
     assert code is not None
-    from_code = Subject(subject.account_id, subject.session_id, now, subject.acr, subject.amr, code_id=code.id)
-    grant = await store.save_tokens(subject=from_code, client_id="bench-client", scope="openid", access_jti="jti-42",
-                                    access_expires=now + dt.timedelta(minutes=5), refresh="refresh-42",
-                                    refresh_expires=now + dt.timedelta(days=1), now=now)
-    assert await store.access_token("jti-42", now) is not None
+    await store.save_refresh(subject=code.subject(), scope="openid offline_access", refresh="refresh-42",
+                             expires=now + dt.timedelta(days=1), now=now)
+    access = AccessClaims(access_jti(code.id), code.id, "openid", now, now + dt.timedelta(minutes=5))
+    token = await store.access_token(access, now)
+    assert token is not None and not token.revoked
+    await store.revoke_access(token, now)
+    grant = code.id
     assert await store.refresh_token("refresh-42", now) is not None
     assert await store.spend_refresh("refresh-42", "bench-client", now) is not None
     await store.remember_consent(subject.account_id, "bench-client", ["openid"], now)

@@ -186,9 +186,9 @@ async def test_userinfo_on_the_fast_path_never_enters_fastapi_and_answers_as_the
         fast, routed = await _userinfo(app, fast=True, **kw), await _userinfo(app, fast=False, **kw)
         assert fast.status_code == 401 and fast.headers["www-authenticate"].startswith("Bearer"), fast.text
         _same(fast, routed)
-    jti = unverified(token)[1]["jti"]
-    async with services.db.write() as s:  # a revoked token is refused at once, on the fast path too
-        await s.execute(text("UPDATE oidc_tokens SET revoked_at = created_at WHERE id = :jti"), {"jti": jti})
+    grant = unverified(token)[1]["jti"].partition(".")[0]
+    async with services.db.write() as s:  # a revoked grant's token is refused at once, on the fast path too
+        await s.execute(text("UPDATE oidc_grants SET revoked_at = created_at WHERE id = :g"), {"g": grant})
     refused = await _userinfo(app, fast=True, **bearer)
     assert refused.status_code == 401 and refused.json() == {"error": "invalid_token"}
 

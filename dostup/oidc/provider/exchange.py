@@ -5,10 +5,10 @@ Every partner makes this request once per sign-in.  Authlib's grant machinery an
 correctly, but its request objects, hooks and three database units (client, code, tokens)
 through the greenlet bridge cost several times the exchange itself.  Here the request is read
 once and everything that touches the database is **one transaction of plain SQL**
-(``Database.run_raw``): the client's row, the code spent by a guarded ``UPDATE … RETURNING``,
-and the grant and access-token rows.  Spending the code and saving what it issued in one unit
-also closes a gap of the two-unit way: a replay that came between them found the code spent
-but no grant yet to revoke.
+(``Database.run_raw``): the client's row and the code spent by a guarded ``UPDATE … RETURNING``
+(and a refresh token's row for ``offline_access``).  The grant was written with the code, under its
+id, so a replay always finds a grant to revoke; the access token has no row (its ``jti`` names
+the grant, ``store.access_jti``), as panva's oidc-provider stores no JWT access token.
 
 Which requests it takes: ``grant_type=authorization_code`` authenticated by
 ``client_secret_basic``, ``client_secret_post`` or ``none``, without a query string or a client
@@ -60,8 +60,9 @@ from dostup.oidc.provider.keys import KeyStore, sign_jwt
 from dostup.oidc.provider.records import epoch
 from dostup.oidc.provider.server import HttpRequest, HttpResponse
 from dostup.oidc.provider.signer import AT_HASH_SLOT, Signer
+from dostup.oidc.provider.store import access_jti
 from dostup.persistence.db import Database, Raw, add_row
-from dostup.persistence.models_oidc import OidcGrant, OidcToken
+from dostup.persistence.models_oidc import OidcToken
 from dostup.settings import OidcSettings
 
 TOKEN_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -227,21 +228,13 @@ class CodeExchange:
         if refused is not None:
             return refused
         auth_time = raw.read_time(auth_time)
-        grant_id, jti = random_id(), random_id()
         refresh = random_token(32) if "offline_access" in scope.split() else None
-        settings = self._settings
-        add_row(raw, OidcGrant, {
-            "id": grant_id, "client_id": client.client_id, "account_id": account_id, "code_id": code_id,
-            "session_id": session_id, "scope": scope, "auth_time": auth_time, "acr": acr, "amr": amr,
-            "created_at": now})
-        add_row(raw, OidcToken, {
-            "id": jti, "grant_id": grant_id, "kind": "access", "scope": scope, "created_at": now,
-            "expires_at": now + dt.timedelta(seconds=settings.access_token_seconds)})
-        if refresh is not None:
+        if refresh is not None:  # the grant was written with the code, under its id (GrantStore.save_code)
             add_row(raw, OidcToken, {
-                "id": random_id(), "grant_id": grant_id, "kind": "refresh", "token_hash": sha256_hex(refresh),
+                "id": random_id(), "grant_id": code_id, "kind": "refresh", "token_hash": sha256_hex(refresh),
                 "scope": scope, "created_at": now,
-                "expires_at": now + dt.timedelta(seconds=settings.refresh_token_seconds)})
+                "expires_at": now + dt.timedelta(seconds=self._settings.refresh_token_seconds)})
+        jti = access_jti(code_id)  # the access token has no row: its jti names the grant
         return _Issued(client, account_id, session_id, scope, nonce, auth_time, acr, tuple(amr.split()), jti, refresh)
 
     async def _tokens(self, issued: _Issued, signing: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:

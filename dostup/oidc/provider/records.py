@@ -61,7 +61,21 @@ class CodeRecord:
         return list(self.amr)
 
     def subject(self) -> Subject:
-        return Subject(self.account_id, self.session_id, self.auth_time, self.acr, self.amr, code_id=self.id)
+        # the grant was written with the code, under its id (GrantStore.save_code)
+        return Subject(self.account_id, self.session_id, self.auth_time, self.acr, self.amr, grant_id=self.id,
+                       code_id=self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified JWT access token says of itself: its ``jti`` (``{grant id}.{random}``), scope
+    and lifetime."""
+
+    jti: str
+    grant_id: str
+    scope: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

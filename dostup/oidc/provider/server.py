@@ -16,7 +16,7 @@ import contextvars
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,12 +29,10 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from dostup.core.clock import Clock
-from dostup.core.crypto import Keyring, random_id, random_token
+from dostup.core.crypto import Keyring, random_token
 from dostup.guards.store import CounterStore
 from dostup.oidc.provider import tokens
 from dostup.oidc.provider.bridge import wait
@@ -42,7 +40,7 @@ from dostup.oidc.provider.claims import subject_id
 from dostup.oidc.provider.clients import Client, ClientRegistry
 from dostup.oidc.provider.keys import KeySnapshot
 from dostup.oidc.provider.records import CodeRecord, Subject, TokenRecord, epoch
-from dostup.oidc.provider.store import GrantStore
+from dostup.oidc.provider.store import GrantStore, access_jti
 from dostup.settings import OidcSettings
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -54,7 +52,6 @@ class Call:
 
     keys: KeySnapshot
     now: dt.datetime
-    issued: dict[str, Any] = field(default_factory=dict)
 
 
 CALL: contextvars.ContextVar[Call] = contextvars.ContextVar("oidc_call")
@@ -121,7 +118,8 @@ class DostupAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         call = CALL.get()
         now = call.now
         ttl = self.settings.access_token_seconds
-        jti = random_id()
+        assert user.grant_id is not None  # the code's (written with it) or the refresh token's
+        jti = access_jti(user.grant_id)
         access = tokens.access_token(
             call.keys.signing["ES256"], issuer=self.issuer, sub=subject_id(self.keyring, client, user.account_id),
             client_id=client.client_id, now=epoch(now), ttl=ttl, jti=jti, scope=scope,
@@ -129,31 +127,23 @@ class DostupAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         token: dict[str, Any] = {"token_type": "Bearer", "access_token": access, "expires_in": ttl, "scope": scope}
         if include_refresh_token and "offline_access" in scope.split():
             token["refresh_token"] = random_token(32)
-        call.issued = {"jti": jti, "expires": now + dt.timedelta(seconds=ttl)}
         return token
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        call = CALL.get()
-        subject: Subject = request.user
-        wait(self.grants.save_tokens(
-            subject=subject, client_id=request.client.get_client_id(), scope=token.get("scope", ""),
-            access_jti=call.issued["jti"], access_expires=call.issued["expires"],
-            refresh=token.get("refresh_token"),
-            refresh_expires=call.now + dt.timedelta(seconds=self.settings.refresh_token_seconds), now=call.now))
+        """Only a refresh token has a row (an access token's grant was written with the code)."""
+        refresh = token.get("refresh_token")
+        if refresh:
+            call = CALL.get()
+            wait(self.grants.save_refresh(
+                subject=request.user, scope=token.get("scope", ""), refresh=refresh,
+                expires=call.now + dt.timedelta(seconds=self.settings.refresh_token_seconds), now=call.now))
 
     # -- reading tokens back ----------------------------------------------------------------------
     def read_access_token(self, value: str) -> TokenRecord | None:
-        """A JWT access token that is ours (signature, issuer) and recorded; expired/revoked ones too."""
+        """A JWT access token that is ours (signature, issuer) and of a known grant; expired/revoked ones too."""
         call = CALL.get()
-        try:
-            decoded = jwt.decode(value, call.keys.public, algorithms=["ES256", "RS256"])
-        except (JoseError, ValueError, TypeError):
-            return None
-        claims = decoded.claims
-        if decoded.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer or not isinstance(
-                claims.get("jti"), str):
-            return None
-        return wait(self.grants.access_token(claims["jti"], call.now))
+        claims = tokens.decode_access_token(value, call.keys, self.issuer)
+        return wait(self.grants.access_token(claims, call.now)) if claims else None
 
     def read_token(self, value: str, hint: str | None) -> TokenRecord | None:
         if not value or len(value) > 4096:
@@ -325,7 +315,7 @@ class _Revocation(RevocationEndpoint):  # type: ignore[misc]
         if token.kind == "refresh":
             wait(self.server.grants.revoke_grant(token.grant_id, now))
         else:
-            wait(self.server.grants.revoke_token(token.id, now))
+            wait(self.server.grants.revoke_access(token, now))
 
 
 class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -16,8 +16,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from joserfc import jwt
-from joserfc.errors import JoseError
 from sqlalchemy import select
 
 from dostup.core.clock import Clock
@@ -37,7 +35,7 @@ from dostup.oidc.provider.claims import (
 )
 from dostup.oidc.provider.clients import SCOPES, ClientRegistry
 from dostup.oidc.provider.exchange import CodeExchange
-from dostup.oidc.provider.keys import KeySnapshot, KeyStore
+from dostup.oidc.provider.keys import KeyStore
 from dostup.oidc.provider.outcomes import (
     AskConsent,
     ConfirmLogout,
@@ -48,9 +46,10 @@ from dostup.oidc.provider.outcomes import (
     ShowError,
     SignIn,
 )
-from dostup.oidc.provider.records import Subject, TokenRecord
+from dostup.oidc.provider.records import AccessClaims, Subject, TokenRecord
 from dostup.oidc.provider.server import AUTH_METHODS, CALL, Call, DostupAuthorizationServer, HttpRequest, HttpResponse
 from dostup.oidc.provider.store import GrantStore, access_token_in
+from dostup.oidc.provider.tokens import decode_access_token
 from dostup.persistence.db import Database, Raw
 from dostup.persistence.models import Flow, Session
 from dostup.session.reader import SessionRecord
@@ -81,20 +80,6 @@ class App:
     since: dt.datetime
 
 
-def decode_access_token(value: str, keys: KeySnapshot, issuer: str) -> str | None:
-    """The ``jti`` of a JWT access token Dostup signed (RFC 9068 §4), or None."""
-    if not value or len(value) > 4096 or value.count(".") != 2:
-        return None
-    try:
-        decoded = jwt.decode(value, keys.public, algorithms=["ES256", "RS256"])
-    except (JoseError, ValueError, TypeError):
-        return None
-    claims = decoded.claims
-    if decoded.header.get("typ") != "at+jwt" or claims.get("iss") != issuer or not isinstance(claims.get("jti"), str):
-        return None
-    return str(claims["jti"])
-
-
 class OidcProvider:
     def __init__(self, *, issuer: str, db: Database, keyring: Keyring, clock: Clock, store: CounterStore,
                  settings: OidcSettings) -> None:
@@ -105,7 +90,7 @@ class OidcProvider:
         self._settings = settings
         self.clients = ClientRegistry(db, clock)
         self.grants = GrantStore(db)
-        self._verified: dict[str, str] = {}  # access token -> jti, for tokens whose signature was checked
+        self._verified: dict[str, AccessClaims] = {}  # access token -> its claims, once its signature was checked
         self.keys = KeyStore(db, keyring, clock, settings)
         self.notifier = Notifier(settings.backchannel_timeout_seconds)
         self._exchange = CodeExchange(issuer=self.issuer, db=db, clients=self.clients, keys=self.keys,
@@ -292,33 +277,33 @@ class OidcProvider:
     async def introspect(self, req: HttpRequest) -> HttpResponse:
         return await self._core(self.server.create_endpoint_response, "introspection", req)
 
-    async def _verified_jti(self, value: str) -> str | None:
-        """The ``jti`` of an access token whose signature is good.  Checked once per process (a
-        token is immutable: the cache maps it to its ``jti``); whether it was revoked, or its grant,
+    async def _verified_claims(self, value: str) -> AccessClaims | None:
+        """The claims of an access token whose signature is good.  Checked once per process (a
+        token is immutable: the cache maps it to its claims); whether it was revoked, or its grant,
         is read from the database on every use, so a revocation holds at once in every process."""
-        jti = self._verified.get(value)
-        if jti is None:
-            jti = decode_access_token(value, await self.keys.snapshot(), self.issuer)
-            if jti is None:
+        claims = self._verified.get(value)
+        if claims is None:
+            claims = decode_access_token(value, await self.keys.snapshot(), self.issuer)
+            if claims is None:
                 return None
             if len(self._verified) >= _VERIFIED_MAX:
                 self._verified.clear()  # bounded; a token dropped here is simply checked again
-            self._verified[value] = jti
-        return jti
+            self._verified[value] = claims
+        return claims
 
     async def access_token(self, value: str) -> TokenRecord | None:
-        jti = await self._verified_jti(value)
-        return await self.grants.access_token(jti, self._clock.now()) if jti else None
+        claims = await self._verified_claims(value)
+        return await self.grants.access_token(claims, self._clock.now()) if claims else None
 
     async def userinfo(self, value: str | None) -> dict[str, Any]:
         """The token's record and the account's claims in one plain SQL read (both indexed)."""
-        jti = await self._verified_jti(value or "")
-        if jti is None:
+        claims = await self._verified_claims(value or "")
+        if claims is None:
             raise TokenRefused("invalid_token", 401)
         now = self._clock.now()
 
         def read(raw: Raw) -> tuple[TokenRecord | None, Person | None]:
-            record = access_token_in(raw, jti, now)
+            record = access_token_in(raw, claims, now)
             if record is None or not record.active() or "openid" not in record.scope.split():
                 return record, None
             return record, person_in(raw, record.account_id, documents="ru_documents" in record.scope.split())

@@ -6,20 +6,25 @@
 * A refresh token is spent the same way and its successor issued in the same grant (rotation,
   RFC 9700 §4.14.2).  A spent refresh token presented again means one of two holders is an
   attacker: the whole family (the grant) is revoked.
-* Every JWT access token has a row (its ``jti``); userinfo and introspection read it, so a revoked
-  grant stops its access tokens at once rather than at their expiry.
+* The grant (the family of tokens one sign-in at a partner opens) is written with its code, at the
+  authorization, under the code's id; a code exchange then only spends the code.
+* A JWT access token has no row: its ``jti`` names its grant (``{grant id}.{random}``, :func:`access_jti`),
+  and userinfo and introspection read the grant, so a revoked grant stops its access tokens at
+  once rather than at their expiry.  A token revoked on its own (RFC 7009) gets a row then, with
+  ``revoked_at`` set, which the same read finds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from dostup.core.crypto import random_id, sha256_hex
-from dostup.oidc.provider.records import CodeRecord, Subject, TokenRecord
+from dostup.oidc.provider.records import AccessClaims, CodeRecord, Subject, TokenRecord
 from dostup.persistence.db import Appends, Database, Raw
 from dostup.persistence.models_oidc import OidcCode, OidcConsent, OidcGrant, OidcToken
 
@@ -27,11 +32,6 @@ _TOKEN_COLUMNS = (OidcToken.id, OidcToken.kind, OidcToken.grant_id, OidcGrant.cl
                   OidcToken.scope, OidcToken.created_at, OidcToken.expires_at, OidcToken.revoked_at,
                   OidcToken.used_at, OidcGrant.revoked_at, OidcGrant.auth_time, OidcGrant.acr, OidcGrant.amr,
                   OidcGrant.session_id)
-
-
-# Built once: constructing a SELECT costs more CPU than SQLite takes to answer it.
-_ACCESS_BY_JTI = (select(*_TOKEN_COLUMNS).join(OidcGrant, OidcGrant.id == OidcToken.grant_id)
-                  .where(OidcToken.id == bindparam("jti"), OidcToken.kind == "access"))
 
 
 _SPEND_CODE = (update(OidcCode)
@@ -54,20 +54,29 @@ def _token(row: Any, now: dt.datetime) -> TokenRecord:
                        row[12], tuple(row[13].split()), row[14])
 
 
-_ACCESS_SQL = ("SELECT t.id, t.kind, t.grant_id, g.client_id, g.account_id, t.scope, t.created_at, t.expires_at, "
-               "t.revoked_at, t.used_at, g.revoked_at, g.auth_time, g.acr, g.amr, g.session_id "
-               "FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id WHERE t.id = :jti AND t.kind = 'access'")
+# The grant of an access token, and its own revocation if it has one (a row exists only then).
+_ACCESS_SQL = ("SELECT g.client_id, g.account_id, g.revoked_at, g.auth_time, g.acr, g.amr, g.session_id, t.revoked_at "
+               "FROM oidc_grants g LEFT JOIN oidc_tokens t ON t.id = :jti WHERE g.id = :grant")
+_REVOKE_ACCESS = ("INSERT INTO oidc_tokens (id, grant_id, kind, scope, created_at, expires_at, revoked_at) "
+                  "VALUES (:id, :grant, 'access', :scope, :created, :expires, :now) ON CONFLICT DO NOTHING")
 
 
-def access_token_in(raw: Raw, jti: str, now: dt.datetime) -> TokenRecord | None:
-    """:meth:`GrantStore.access_token` in a plain SQL read (``Database.read_raw``): one indexed join."""
-    row = raw.one(_ACCESS_SQL, {"jti": jti})
+def access_jti(grant_id: str) -> str:
+    """An access token's ``jti``: its grant's id, then 16 random hex digits (unique, and the
+    grant is found from the token alone)."""
+    return f"{grant_id}.{secrets.token_hex(8)}"
+
+
+def access_token_in(raw: Raw, claims: AccessClaims, now: dt.datetime) -> TokenRecord | None:
+    """The access token's record: its verified claims, with its grant read in plain SQL (one
+    indexed read), or None when the grant is unknown."""
+    row = raw.one(_ACCESS_SQL, {"jti": claims.jti, "grant": claims.grant_id})
     if row is None:
         return None
-    values = list(row)
-    for i in (6, 7, 11):
-        values[i] = raw.read_time(values[i])
-    return _token(values, now)
+    client_id, account_id, grant_revoked, auth_time, acr, amr, session_id, token_revoked = row
+    return TokenRecord(claims.jti, "access", claims.grant_id, client_id, account_id, claims.scope, claims.issued_at,
+                       claims.expires_at, grant_revoked is not None or token_revoked is not None, now,
+                       raw.read_time(auth_time), acr, tuple(amr.split()), session_id)
 
 
 class GrantStore:
@@ -78,9 +87,14 @@ class GrantStore:
     async def save_code(self, code: str, *, client_id: str, subject: Subject, redirect_uri: str, scope: str,
                         nonce: str | None, challenge: str | None, method: str | None, now: dt.datetime,
                         ttl: int) -> None:
+        """The code, and the grant its exchange opens (under the code's id)."""
+        code_id = random_id()
         async with self._db.append() as s:
+            s.add(OidcGrant(id=code_id, client_id=client_id, account_id=subject.account_id, code_id=code_id,
+                            session_id=subject.session_id, scope=scope, auth_time=subject.auth_time,
+                            acr=subject.acr, amr=" ".join(subject.amr), created_at=now))
             s.add(OidcCode(
-                id=random_id(), code_hash=sha256_hex(code), client_id=client_id, account_id=subject.account_id,
+                id=code_id, code_hash=sha256_hex(code), client_id=client_id, account_id=subject.account_id,
                 session_id=subject.session_id, redirect_uri=redirect_uri, scope=scope, nonce=nonce,
                 code_challenge=challenge, code_challenge_method=method, auth_time=subject.auth_time,
                 acr=subject.acr, amr=" ".join(subject.amr), created_at=now,
@@ -108,24 +122,13 @@ class GrantStore:
         return await self._db.run_write(job)
 
     # -- tokens -------------------------------------------------------------------------------
-    async def save_tokens(self, *, subject: Subject, client_id: str, scope: str, access_jti: str,
-                          access_expires: dt.datetime, refresh: str | None, refresh_expires: dt.datetime,
-                          now: dt.datetime) -> str:
-        """Record what was issued; a code exchange opens the grant (the family) they belong to."""
-        async with self._db.append() as s:  # only new rows: inserted in order, in one transaction
-            grant_id = subject.grant_id
-            if grant_id is None:
-                grant_id = random_id()
-                s.add(OidcGrant(id=grant_id, client_id=client_id, account_id=subject.account_id,
-                                code_id=subject.code_id, session_id=subject.session_id, scope=scope,
-                                auth_time=subject.auth_time, acr=subject.acr, amr=" ".join(subject.amr),
-                                created_at=now))
-            s.add(OidcToken(id=access_jti, grant_id=grant_id, kind="access", scope=scope, created_at=now,
-                            expires_at=access_expires))
-            if refresh:
-                s.add(OidcToken(id=random_id(), grant_id=grant_id, kind="refresh", token_hash=sha256_hex(refresh),
-                                scope=scope, created_at=now, expires_at=refresh_expires))
-        return grant_id
+    async def save_refresh(self, *, subject: Subject, scope: str, refresh: str, expires: dt.datetime,
+                           now: dt.datetime) -> None:
+        """A refresh token of the subject's grant (its access token has no row: :func:`access_jti`)."""
+        assert subject.grant_id is not None
+        async with self._db.append() as s:
+            s.add(OidcToken(id=random_id(), grant_id=subject.grant_id, kind="refresh", token_hash=sha256_hex(refresh),
+                            scope=scope, created_at=now, expires_at=expires))
 
     async def spend_refresh(self, token: str, client_id: str, now: dt.datetime) -> TokenRecord | None:
         if not token or len(token) > 256:
@@ -149,10 +152,9 @@ class GrantStore:
         record = _token(row, now)
         return None if record.revoked else record
 
-    async def access_token(self, jti: str, now: dt.datetime) -> TokenRecord | None:
-        """The hot path of userinfo and introspection: one indexed read, no ORM session."""
-        row = await self._db.first(_ACCESS_BY_JTI, {"jti": jti})
-        return _token(row, now) if row is not None else None
+    async def access_token(self, claims: AccessClaims, now: dt.datetime) -> TokenRecord | None:
+        """Introspection's read (userinfo's is :func:`access_token_in`, with the person's)."""
+        return await self._db.read_raw(lambda raw: access_token_in(raw, claims, now))
 
     async def refresh_token(self, token: str, now: dt.datetime) -> TokenRecord | None:
         async with self._db.read() as s:
@@ -161,10 +163,11 @@ class GrantStore:
                    ).first()
         return _token(row, now) if row is not None else None
 
-    async def revoke_token(self, token_id: str, now: dt.datetime) -> None:
-        async with self._db.write() as s:
-            await s.execute(update(OidcToken).where(OidcToken.id == token_id, OidcToken.revoked_at.is_(None))
-                            .values(revoked_at=now))
+    async def revoke_access(self, token: TokenRecord, now: dt.datetime) -> None:
+        """One access token revoked (RFC 7009): its row, written now, says so until it expires."""
+        await self._db.run_raw(lambda raw: raw.run(_REVOKE_ACCESS, {
+            "id": token.id, "grant": token.grant_id, "scope": token.scope, "created": raw.time(token.created_at),
+            "expires": raw.time(token.expires_at), "now": raw.time(now)}))
 
     async def revoke_grant(self, grant_id: str, now: dt.datetime) -> None:
         async with self._db.write() as s:

@@ -10,11 +10,16 @@ path of ``exchange.py`` and Authlib's grant in ``server.py``) and for refresh.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from typing import Any
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+
 from dostup.core.crypto import Keyring
-from dostup.oidc.provider.keys import SigningKey, sign_jwt
+from dostup.oidc.provider.keys import KeySnapshot, SigningKey, sign_jwt
+from dostup.oidc.provider.records import AccessClaims
 
 
 def access_token_claims(*, issuer: str, sub: str, client_id: str, now: int, ttl: int, jti: str, scope: str,
@@ -70,3 +75,25 @@ def id_token(key: SigningKey, claims: dict[str, Any]) -> str:
 def session_sid(keyring: Keyring, session_id: str) -> str:
     """The ``sid`` partners see (OpenID Connect Back-Channel Logout §2.1): not the session's own id."""
     return keyring.mac("oidc-sid", session_id)[:32]
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def decode_access_token(value: str, keys: KeySnapshot, issuer: str) -> AccessClaims | None:
+    """What a JWT access token Dostup signed says of itself (RFC 9068 §4), or None."""
+    if not value or len(value) > 4096 or value.count(".") != 2:
+        return None
+    try:
+        decoded = jwt.decode(value, keys.public, algorithms=["ES256", "RS256"])
+    except (JoseError, ValueError, TypeError):
+        return None
+    claims = decoded.claims
+    jti, scope, iat, exp = claims.get("jti"), claims.get("scope"), claims.get("iat"), claims.get("exp")
+    if (decoded.header.get("typ") != "at+jwt" or claims.get("iss") != issuer or not isinstance(jti, str)
+            or not isinstance(scope, str) or type(iat) is not int or type(exp) is not int):
+        return None
+    grant_id, dot, _ = jti.partition(".")
+    if not dot:
+        return None
+    return AccessClaims(jti, grant_id, scope, _EPOCH + dt.timedelta(seconds=iat), _EPOCH + dt.timedelta(seconds=exp))
