@@ -208,11 +208,12 @@ class OidcSettings(BaseModel):
 class HousekeepingSettings(BaseModel):
     """What the housekeeping job (``dostup.persistence.housekeeping``) deletes, and when.
 
-    It runs beside the courier (``dostup worker``, or a web process's in-process courier) every
-    ``interval_seconds``, and once with ``dostup admin purge``.  A row goes ``grace_seconds``
-    after it expired: flows (a late answer still reads «срок истёк», not «не найден»), one-time
-    codes, the limiter's counters, spent passkey challenges, OpenID Connect codes (a used code
-    replayed within the grace still revokes what it issued, RFC 6749 §4.1.2) and tokens.  An ended
+    ``dostup worker`` runs it beside the courier every ``interval_seconds`` (web processes never
+    do: with the in-process courier, run ``dostup admin purge`` from cron), and ``dostup admin
+    purge`` once.  A row goes ``grace_seconds`` after it expired: flows (a late answer still reads
+    «срок истёк», not «не найден»), one-time codes, the limiter's counters, spent passkey
+    challenges, OpenID Connect codes (a used code replayed within the grace still revokes what it
+    issued, RFC 6749 §4.1.2) and tokens.  An ended
     session — expired, or revoked (signed out, ended from «Активные сеансы», rotated) — goes
     ``ended_sessions_seconds`` after it ended: nothing reads it any more (the active-sessions list
     shows live ones only, the security history is ``security_events``), so it is kept only for an
@@ -222,7 +223,7 @@ class HousekeepingSettings(BaseModel):
     long.
     """
 
-    enabled: bool = True  # run beside the courier; `dostup admin purge` runs regardless
+    enabled: bool = True  # `dostup worker` runs it; `dostup admin purge` runs regardless
     interval_seconds: int = Field(default=300, ge=10, le=DAY)
     grace_seconds: int = Field(default=3600, ge=0, le=30 * DAY)
     ended_sessions_seconds: int = Field(default=DAY, ge=0, le=365 * DAY)
