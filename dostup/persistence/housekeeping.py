@@ -17,8 +17,13 @@ so without this job the tables would only grow.  What goes, and when (the settin
 * ``security_events`` (the user's security history): only when ``security_events`` is set; by
   default it is kept for ever.
 
+* ``oidc_grants`` (written with each code at a partner's authorization): ``grace`` after the
+  lifetime of their code and of the access tokens of its exchange (2 h), once no token row of
+  theirs is left (refresh tokens and revoked access tokens go first, above) and their session has
+  ended, so that signing out still reaches the partner (back-channel logout).
+
 Not purged: accounts (a deleted one is a tombstone), consents and operator actions (records kept
-by law and for audit), the outbox (the notification history), OIDC grants, consents and keys,
+by law and for audit), the outbox (the notification history), OIDC consents and keys,
 devices, credentials, companies, contracts.
 
 Each statement deletes at most ``batch_size`` rows, found through an index on the column it
@@ -56,6 +61,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     literal_column,
     select,
 )
@@ -83,11 +89,13 @@ class Retention:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """Rows of ``table`` whose ``column`` is before ``now - keep(retention)`` (``None``: none go)."""
+    """Rows of ``table`` whose ``column`` is before ``now - keep(retention)`` (``None``: none go),
+    and for which every condition of ``also(table)`` holds (``:now`` is the pass's time)."""
 
     table: str
     column: str
     keep: Callable[[Retention], dt.timedelta | None]
+    also: Callable[[Table], list[ColumnElement[bool]]] | None = None
 
 
 def _grace(r: Retention) -> dt.timedelta:
@@ -102,6 +110,25 @@ def _events(r: Retention) -> dt.timedelta | None:
     return r.security_events
 
 
+# A grant outlives its code (≤ 10 min) and the access tokens of its exchange (≤ 1 h, which have
+# no rows): it goes ``grace`` after those, once it has no token row left (a refresh token, or
+# an access token revoked on its own) and its session has ended — until then signing out must
+# still reach its partner (back-channel logout reads the session's grants).
+_GRANT_LIFE = dt.timedelta(hours=2)
+
+
+def _grants(r: Retention) -> dt.timedelta:
+    return r.grace + _GRANT_LIFE
+
+
+def _grant_is_done(grants: Table) -> list[ColumnElement[bool]]:
+    tokens, sessions = Base.metadata.tables["oidc_tokens"], Base.metadata.tables["sessions"]
+    now = bindparam("now", type_=DateTime())
+    return [~exists().where(tokens.c.grant_id == grants.c.id),
+            ~exists().where(sessions.c.id == grants.c.session_id, sessions.c.revoked_at.is_(None),
+                            sessions.c.expires_at > now)]
+
+
 TARGETS: tuple[_Target, ...] = (
     _Target("flows", "expires_at", _grace),
     _Target("codes", "expires_at", _grace),
@@ -109,6 +136,7 @@ TARGETS: tuple[_Target, ...] = (
     _Target("spent_challenges", "expires_at", _grace),
     _Target("oidc_codes", "expires_at", _grace),
     _Target("oidc_tokens", "expires_at", _grace),
+    _Target("oidc_grants", "created_at", _grants, _grant_is_done),  # after its tokens' rows
     _Target("sessions", "expires_at", _ended),
     _Target("sessions", "revoked_at", _ended),  # the partial index ix_sessions_revoked_at
     _Target("security_events", "created_at", _events),
@@ -131,15 +159,16 @@ def delete_statement(target: _Target, *, postgresql: bool) -> Delete:
     table: Table = Base.metadata.tables[target.table]
     column = table.c[target.column]
     before, limit = bindparam("before", type_=DateTime()), bindparam("limit", type_=Integer())
+    due = [column < before, *(target.also(table) if target.also else ())]
     key: ColumnElement[Any]
     if postgresql:
         key = literal_column("ctid")
-        picked = select(key).select_from(table).where(column < before).limit(limit).with_for_update(skip_locked=True)
+        picked = select(key).select_from(table).where(*due).limit(limit).with_for_update(skip_locked=True)
     else:
         (key,) = table.primary_key.columns
         if table.dialect_options["sqlite"]["with_rowid"] is not False:
             key = literal_column("rowid")  # what the time's index holds: no look-up by primary key
-        picked = select(key).select_from(table).where(column < before).limit(limit)
+        picked = select(key).select_from(table).where(*due).limit(limit)
     return delete(table).where(key.in_(picked.scalar_subquery()))
 
 
@@ -164,15 +193,15 @@ class Housekeeping:
             keep = target.keep(self.retention)
             if keep is None:
                 continue
-            counts[target.table] += await self._delete(stmt, now - keep)
+            counts[target.table] += await self._delete(stmt, now - keep, now)
         return counts
 
-    async def _delete(self, stmt: Delete, before: dt.datetime) -> int:
+    async def _delete(self, stmt: Delete, before: dt.datetime, now: dt.datetime) -> int:
         size = self.retention.batch_size
         total = 0
         while True:
             async with self._db.write() as s:
-                result = await s.execute(stmt, {"before": before, "limit": size})
+                result = await s.execute(stmt, {"before": before, "limit": size, "now": now})
             assert isinstance(result, CursorResult)  # a DELETE's
             deleted = result.rowcount
             total += deleted

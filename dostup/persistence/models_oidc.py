@@ -85,13 +85,13 @@ class OidcGrant(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
-    code_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    code_id: Mapped[str | None] = mapped_column(String(32))  # the code it was written with: its id is the code's
     session_id: Mapped[str | None] = mapped_column(String(32), index=True)
     scope: Mapped[str] = mapped_column(String(255))
     auth_time: Mapped[dt.datetime] = mapped_column(DateTime)
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # housekeeping deletes by it
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 

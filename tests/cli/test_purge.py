@@ -16,7 +16,8 @@ from pathlib import Path
 from tests.cli.test_cli import _run
 from tests.support import TEST_SECRET
 
-TABLES = {"flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_tokens", "sessions", "security_events"}
+TABLES = {"flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_tokens", "oidc_grants", "sessions",
+          "security_events"}
 
 
 def _text(value: dt.datetime) -> str:

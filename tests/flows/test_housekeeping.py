@@ -69,9 +69,18 @@ async def _seed_every_table(services: Services) -> str:
         {"id": f"oidc-code-{k}", "code_hash": f"oidc-hash-{k}", "client_id": "rp", "account_id": account,
          "redirect_uri": "https://rp.example/cb", "scope": "openid", "auth_time": t, "acr": "urn:dostup:loa:1:aal1",
          "amr": "pwd", "created_at": t - MINUTE, "expires_at": t, "used_at": t - MINUTE} for k, t in times.items()])
+    def grant(gid: str, created: dt.datetime, session: str | None = None) -> dict[str, Any]:
+        return {"id": gid, "client_id": "rp", "account_id": account, "session_id": session, "scope": "openid",
+                "auth_time": created, "acr": "urn:dostup:loa:1:aal1", "amr": "pwd", "created_at": created}
+
+    old_grant = now - grace - 2 * HOUR - MINUTE  # its code and its exchange's access tokens long expired
     await _add(services, "oidc_grants", [
-        {"id": "grant", "client_id": "rp", "account_id": account, "scope": "openid", "auth_time": now,
-         "acr": "urn:dostup:loa:1:aal1", "amr": "pwd", "created_at": now - 40 * 24 * HOUR}])
+        grant("grant", now - 40 * 24 * HOUR),  # it still has token rows (below): stays
+        grant("grant-done", old_grant),  # no token row, no session: goes
+        grant("grant-ended", old_grant, "s-expired-old"),  # its session ended: goes
+        grant("grant-young", now - grace - 2 * HOUR + MINUTE),  # its exchange's access tokens may live: stays
+        grant("grant-signed-in", old_grant, "s-live"),  # signing out must still reach the partner: stays
+    ])
     await _add(services, "oidc_tokens", [
         {"id": f"token-{k}", "grant_id": "grant", "kind": "access", "scope": "openid", "created_at": t - 5 * MINUTE,
          "expires_at": t} for k, t in times.items()])
@@ -97,13 +106,14 @@ TIMED = ("flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_t
 async def test_rows_past_their_expiry_and_the_grace_go_and_the_others_stay(services: Services) -> None:
     await _seed_every_table(services)
     counts = await services.housekeeping.purge()
-    assert counts == {**dict.fromkeys(TIMED, 1), "sessions": 2, "security_events": 0}
+    assert counts == {**dict.fromkeys(TIMED, 1), "oidc_grants": 2, "sessions": 2, "security_events": 0}
     for table in TIMED:
         assert {i.rsplit("-", 1)[-1] for i in await _ids(services, table)} == {"recent", "live"}, table
     assert await _ids(services, "sessions") == {"s-expired-recent", "s-revoked-recent", "s-live", "s-live-remembered"}
     assert await _ids(services, "security_events") == {"event-old"}  # the security history is kept for ever
-    assert await _ids(services, "oidc_grants") == {"grant"}
-    assert await services.housekeeping.purge() == dict.fromkeys([*TIMED, "sessions", "security_events"], 0)
+    assert await _ids(services, "oidc_grants") == {"grant", "grant-young", "grant-signed-in"}
+    assert await services.housekeeping.purge() == dict.fromkeys([*TIMED, "oidc_grants", "sessions", "security_events"],
+                                                                0)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__GRACE_SECONDS": "0",

@@ -28,13 +28,13 @@ async def _indexes(services: Services, table: str) -> dict[str, tuple[list[str],
     return {i["name"]: (list(i["column_names"]), bool(i["unique"])) for i in found}
 
 
-async def test_the_exchange_writes_one_grant_index_per_query_and_no_hash_for_an_access_token(
-        services: Services) -> None:
-    assert await _indexes(services, "oidc_grants") == {
+async def test_one_grant_index_per_query_and_no_hash_for_an_access_token(services: Services) -> None:
+    assert await _indexes(services, "oidc_grants") == {  # a replayed code revokes its grant by the primary key
         "ix_oidc_grants_client_account": (["client_id", "account_id"], False),
-        "ix_oidc_grants_code_id": (["code_id"], False),
+        "ix_oidc_grants_created_at": (["created_at"], False),  # housekeeping (migration 0045)
         "ix_oidc_grants_session_id": (["session_id"], False)}
     assert await _indexes(services, "oidc_tokens") == {
+        "ix_oidc_tokens_expires_at": (["expires_at"], False),  # housekeeping (migration 0044)
         "ix_oidc_tokens_grant_id": (["grant_id"], False),
         "uq_oidc_tokens_token_hash": (["token_hash"], True)}
     async with services.db.read() as s:

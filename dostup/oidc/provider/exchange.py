@@ -72,7 +72,7 @@ _SPEND = ("UPDATE oidc_codes SET used_at = :now WHERE code_hash = :hash AND clie
           "AND used_at IS NULL AND expires_at > :now RETURNING id, account_id, session_id, redirect_uri, scope, "
           "nonce, code_challenge, code_challenge_method, auth_time, acr, amr")
 _USED = "SELECT id FROM oidc_codes WHERE code_hash = :hash AND used_at IS NOT NULL"
-_REVOKE = "UPDATE oidc_grants SET revoked_at = :now WHERE code_id = :code AND revoked_at IS NULL"
+_REVOKE = "UPDATE oidc_grants SET revoked_at = :now WHERE id = :code AND revoked_at IS NULL"  # the code's grant
 
 
 @dataclass(frozen=True, slots=True)

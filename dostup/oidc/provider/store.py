@@ -115,7 +115,7 @@ class GrantStore:
                                   tuple(row.amr.split()))
             used = conn.execute(_USED_CODE, {"h": h}).scalar_one_or_none()
             if used is not None:
-                conn.execute(update(OidcGrant).where(OidcGrant.code_id == used, OidcGrant.revoked_at.is_(None))
+                conn.execute(update(OidcGrant).where(OidcGrant.id == used, OidcGrant.revoked_at.is_(None))
                              .values(revoked_at=now))
             return None
 
