@@ -124,7 +124,7 @@ class Services:
     social_settings: SocialSettings
     social_registration: SocialRegistration
     legal: LegalDocuments
-    housekeeping: Housekeeping  # run by `dostup worker` and `dostup admin purge`, not by web processes
+    housekeeping: Housekeeping  # run by `dostup worker`, `dostup admin purge`, and beside an in-process courier
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_migrations: bool) -> None:
@@ -132,8 +132,12 @@ class Services:
             from dostup.persistence.migrate import migrate  # Alembic only where it runs (issue 13 §0)
 
             await migrate(self.settings.database_url)
-        if self.settings.courier.worker_in_process:
+        if self.settings.courier.worker_in_process:  # no `dostup worker`: this process does its work
             self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="courier"))
+            if self.settings.housekeeping.enabled:
+                every = self.settings.housekeeping.interval_seconds
+                self._tasks.append(asyncio.create_task(self.housekeeping.run_forever(every, first_now=False),
+                                                       name="housekeeping"))
 
     async def stop(self) -> None:
         for task in self._tasks:

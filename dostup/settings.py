@@ -208,8 +208,8 @@ class OidcSettings(BaseModel):
 class HousekeepingSettings(BaseModel):
     """What the housekeeping job (``dostup.persistence.housekeeping``) deletes, and when.
 
-    ``dostup worker`` runs it beside the courier every ``interval_seconds`` (web processes never
-    do: with the in-process courier, run ``dostup admin purge`` from cron), and ``dostup admin
+    Whoever delivers the outbox runs it every ``interval_seconds``: ``dostup worker``, or each web
+    process where the courier runs in-process (its first run one interval after it starts); ``dostup admin
     purge`` once.  A row goes ``grace_seconds`` after it expired: flows (a late answer still reads
     «срок истёк», not «не найден»), one-time codes, the limiter's counters, spent passkey
     challenges, OpenID Connect codes (a used code replayed within the grace still revokes what it

@@ -209,9 +209,12 @@ class Housekeeping:
                 return total
             await asyncio.sleep(self.retention.pause_seconds)  # the write lock free for others a while
 
-    async def run_forever(self, interval_seconds: float) -> None:
-        """Purge now, then every ``interval_seconds`` (±10 %, so that workers started together
-        drift apart); a failed pass (the database down) is logged and the next one runs."""
+    async def run_forever(self, interval_seconds: float, *, first_now: bool = True) -> None:
+        """Purge now (or after an interval: ``first_now=False``, a web process, which has requests
+        to serve as it starts), then every ``interval_seconds`` (±10 %, so that processes started
+        together drift apart); a failed pass (the database down) is logged and the next one runs."""
+        if not first_now:
+            await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))  # noqa: S311 - not a secret
         while True:
             try:
                 counts = await self.purge()

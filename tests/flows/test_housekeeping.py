@@ -234,3 +234,41 @@ async def test_a_failed_pass_is_logged_and_the_next_one_runs(services: Services,
             await running
     assert len(passes) >= 3
     assert "housekeeping failed" in caplog.text
+
+
+async def test_a_web_process_with_the_courier_in_it_runs_housekeeping_too(services: Services) -> None:
+    """The embedded default (no ``dostup worker``: the courier runs in the web process) purges too."""
+    assert services.settings.courier.worker_in_process and services.settings.housekeeping.enabled
+    assert "housekeeping" in {t.get_name() for t in asyncio.all_tasks()}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__ENABLED": "false"},
+                                                {"DOSTUP_COURIER__WORKER_IN_PROCESS": "false"}])
+async def test_no_housekeeping_in_a_web_process_when_it_is_off_or_a_worker_does_it(services: Services) -> None:
+    assert "housekeeping" not in {t.get_name() for t in asyncio.all_tasks()}
+
+
+async def test_a_web_process_purges_first_one_interval_after_it_starts(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    job = services.housekeeping
+    passes: list[float] = []
+
+    async def counted() -> dict[str, int]:
+        passes.append(asyncio.get_running_loop().time())
+        return {}
+
+    monkeypatch.setattr(job, "purge", counted)
+    started = asyncio.get_running_loop().time()
+    running = asyncio.create_task(job.run_forever(0.3, first_now=False))
+    try:
+        await asyncio.sleep(0.1)
+        assert passes == []  # not at start: the process has requests to serve
+        for _ in range(100):
+            if passes:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert passes and passes[0] - started >= 0.27
