@@ -6,10 +6,12 @@
   secret (AES-GCM), the public JWK is published from ``active_at`` … ``expires_at``.
 * ``oidc_codes`` — authorization codes (hash only), single-use through ``used_at``.
 * ``oidc_grants`` — one authorization of a client by an account: the *family* that every token
-  issued from one code belongs to.  Revoking the grant revokes the family (code replay, refresh
-  reuse, «Приложения с доступом», logout).
-* ``oidc_tokens`` — one row per access token (its ``jti``) and per refresh token (hash), so that a
-  JWT access token can be refused once revoked (RFC 9068 §5 leaves revocation to the server).
+  issued from one code belongs to, written with the code under the code's id.  Revoking the grant
+  revokes the family (code replay, refresh reuse, «Приложения с доступом», logout).
+* ``oidc_tokens`` — one row per refresh token (hash), and per access token revoked on its own
+  (RFC 7009; its ``jti``).  A JWT access token otherwise has no row: its ``jti`` names its grant,
+  which userinfo and introspection read, so a revoked family is refused at once (RFC 9068 §5
+  leaves revocation to the server).
 * ``oidc_consents`` — the scope set an account allowed a client, until withdrawn.
 """
 

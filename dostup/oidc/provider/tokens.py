@@ -1,7 +1,8 @@
 """What the tokens Dostup issues say: one definition for both ways a code is exchanged (the direct
 path of ``exchange.py`` and Authlib's grant in ``server.py``) and for refresh.
 
-* access token: an RFC 9068 JWT (``typ: at+jwt``), ES256, with a ``jti`` that has a row (revocation);
+* access token: an RFC 9068 JWT (``typ: at+jwt``), ES256, whose ``jti`` names its grant
+  (``{grant id}.{random}``, ``store.access_jti``), read on every use (revocation);
 * ID token: OpenID Connect Core §2 / §3.1.3.6 — ``iss``, ``aud``, ``iat``, ``exp``, then the sign-in's
   ``nonce``, ``auth_time``, ``acr``, ``amr``, the access token's ``at_hash``, ``sub`` and ``sid``
   (Back-Channel Logout §2.1), in the order Authlib's ``OpenIDCode`` writes them; RS256.
