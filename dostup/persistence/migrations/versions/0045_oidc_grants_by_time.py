@@ -6,6 +6,10 @@ stays, naming the code as before).  Housekeeping deletes a grant some hours afte
 once no token row is left and its session has ended (``dostup.persistence.housekeeping``):
 an index on ``created_at`` finds them.  An authorization writes as many index entries as before.
 
+Access tokens issued before this revision carry a ``jti`` without their grant and are refused
+(``invalid_token``) from the upgrade on: they live 5 minutes (``DOSTUP_OIDC__ACCESS_TOKEN_SECONDS``);
+a partner refreshes (its refresh tokens still work) or signs the user in again.
+
 Revision ID: 0045
 Revises: 0044
 Create Date: 2026-12-04 09:10:00
