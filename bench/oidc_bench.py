@@ -4,7 +4,8 @@
     .venv/bin/python bench/oidc_bench.py [--rounds 3] [--seconds 5]
 
 Both servers run here, one process each (``dostup serve`` on SQLite; ``node bench/oidc/provider.mjs``,
-oidc-provider's in-memory store), configured alike: one confidential client with
+oidc-provider's in-memory store, or with ``--node-store redis`` the Redis adapter of its example on a
+``redis-server`` this script starts, whose CPU counts as oidc-provider's), configured alike: one confidential client with
 client_secret_basic, code flow with PKCE S256, scope ``openid profile phone``, RS256 ID tokens
 with ``acr``, ``amr`` and ``auth_time``, 60 s codes, 300 s access tokens.  Measured with wrk,
 alternating rounds (A, B, A, B …), medians:
@@ -19,9 +20,11 @@ alternating rounds (A, B, A, B …), medians:
   2026-12-04 measured).
 * **userinfo** — ``GET`` with one bearer access token.
 
-Differences that remain: Dostup keeps a row for every access token (its ``jti`` is checked against
-revocation in the database on every userinfo) and its grants in SQLite; oidc-provider keeps its
-codes and grants in memory and does not store JWT access tokens at all.  oidc-provider's userinfo
+Differences that remain: Dostup keeps its codes and grants in SQLite, durable and shared by every
+process on the file (an access token has no row; its grant is read on every userinfo, so a
+revocation holds at once); oidc-provider keeps them in its process's memory (a development store:
+lost on restart, one process only) or in Redis (``--node-store redis``), and does not store JWT
+access tokens at all.  oidc-provider's userinfo
 refuses tokens for a resource server, so its userinfo runs use an opaque access token (held in
 memory); Dostup's use its JWT.
 """
@@ -35,11 +38,13 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -151,16 +156,47 @@ class Side:
         return str(r.json()["access_token"])
 
 
-def start_node(tmp: Path) -> run.Server:
+@dataclass
+class NodeServer(run.Server):
+    """oidc-provider, and the Redis server it stores in (``--node-store redis``): both are its CPU."""
+
+    store: subprocess.Popen[bytes] | None = None
+
+    def pids(self) -> list[int]:
+        return [*super().pids(), *([self.store.pid] if self.store else [])]
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server missing: apt-get install -y redis-server")
+    port = run.free_port()
+    proc = run.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                     cwd=tmp, env=dict(os.environ), log=tmp / "redis.log")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def start_node(tmp: Path, store: str) -> NodeServer:
     node = shutil.which("node")
     if node is None or not (NODE_DIR / "node_modules" / "oidc-provider").exists():
         raise SystemExit("node or bench/oidc/node_modules missing: cd bench/oidc && npm ci")
+    redis, env = None, {**os.environ, "NODE_ENV": "production"}
+    if store == "redis":
+        redis, env["BENCH_REDIS_URL"] = start_redis(tmp)
     port = run.free_port()
     log = tmp / "node.log"
-    proc = run.spawn([node, str(NODE_DIR / "provider.mjs"), str(port)], cwd=NODE_DIR,
-                     env={**os.environ, "NODE_ENV": "production"}, log=log)
+    proc = run.spawn([node, str(NODE_DIR / "provider.mjs"), str(port)], cwd=NODE_DIR, env=env, log=log)
     run.wait_ready(f"http://127.0.0.1:{port}/.well-known/openid-configuration", proc, log)
-    return run.Server("oidc-provider", proc, port, NODE_DIR, {})
+    return NodeServer("oidc-provider", proc, port, NODE_DIR, {}, redis)
 
 
 def start_dostup(tmp: Path) -> tuple[run.Server, str, str]:
@@ -179,6 +215,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--node-access-tokens", choices=("jwt", "opaque"), default="jwt",
                     help="oidc-provider's access tokens in the token runs (default: JWTs, like Dostup's)")
+    ap.add_argument("--node-store", choices=("memory", "redis"), default="memory",
+                    help="oidc-provider's store (default: its in-memory one; redis: its example's Redis adapter)")
     ap.add_argument("--mint", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--client", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -187,11 +225,11 @@ def main() -> int:
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="dostup-oidc-bench-"))
     print(f"OIDC bench {time.strftime('%Y-%m-%d %H:%M:%S')}  cores={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  "
-          f"oidc-provider access tokens at the token endpoint: {args.node_access_tokens}")
+          f"oidc-provider access tokens at the token endpoint: {args.node_access_tokens}, store: {args.node_store}")
     try:
         dostup_server, cid, secret = start_dostup(tmp)
         sides = [Side("dostup", dostup_server, "/oauth2/token", "/oauth2/userinfo", cid, secret),
-                 Side("oidc-provider", start_node(tmp), "/token", "/me", "bench", NODE_SECRET)]
+                 Side("oidc-provider", start_node(tmp, args.node_store), "/token", "/me", "bench", NODE_SECRET)]
         rates: dict[tuple[str, str], list[float]] = {}
         cpu: dict[tuple[str, str], list[float]] = {}
         for rnd in range(args.rounds):

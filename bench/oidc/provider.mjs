@@ -1,6 +1,7 @@
 // panva's oidc-provider (OpenID Certified) configured like Dostup, for bench/oidc_bench.py.
 //
-//   node bench/oidc/provider.mjs PORT
+//   node bench/oidc/provider.mjs PORT              (the in-memory store)
+//   BENCH_REDIS_URL=redis://… node bench/oidc/provider.mjs PORT   (a Redis store)
 //
 // Like Dostup: one confidential client (client_secret_basic), code flow with PKCE S256 required,
 // 60 s codes, 300 s access tokens, RS256 ID tokens, scopes openid profile phone, one process.
@@ -12,12 +13,17 @@
 // `&format=jwt` carry the resource RESOURCE, whose access tokens are ES256 JWTs (`at+jwt`) with the
 // scope `openid profile phone` and a 300 s life.  oidc-provider's userinfo refuses a token with an
 // audience, so the userinfo runs use a code minted without it: an opaque token.
-// Unlike Dostup still: the in-memory store (Dostup: SQLite, where each access token's `jti` has a
-// row checked against revocation; oidc-provider's JWT access tokens are not stored at all).
+// Stores: oidc-provider's in-memory one by default (a development store: it lives and dies with
+// the process, and one process only can use it), or, with BENCH_REDIS_URL, the adapter of
+// oidc-provider's example for Redis (example/adapters/redis.js: a consumable model in a hash, the
+// others as strings, each with its expiry; a grant's keys in a list), the store a deployment of
+// several processes uses — as Dostup keeps codes and grants in its database.  Neither stores a
+// JWT access token (Dostup: a row only once one is revoked on its own).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import Redis from 'ioredis';
 
 const port = Number(process.argv[2] || 3000);
 const issuer = `http://127.0.0.1:${port}`;
@@ -50,13 +56,57 @@ class MapAdapter {
   }
 }
 
+const redis = process.env.BENCH_REDIS_URL ? new Redis(process.env.BENCH_REDIS_URL, { keyPrefix: 'oidc:' }) : null;
+const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'BackchannelAuthenticationRequest']);
+const grantKey = (id) => `grant:${id}`;
+class RedisAdapter {
+  constructor(name) { this.name = name; }
+  key(id) { return `${this.name}:${id}`; }
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    const multi = redis.multi();
+    if (CONSUMABLE.has(this.name)) multi.hset(key, { payload: JSON.stringify(payload) });
+    else multi.set(key, JSON.stringify(payload));
+    if (expiresIn) multi.expire(key, expiresIn);
+    if (GRANTABLE.has(this.name) && payload.grantId) {
+      multi.rpush(grantKey(payload.grantId), key);
+      const ttl = await redis.ttl(grantKey(payload.grantId));
+      if (expiresIn > ttl) multi.expire(grantKey(payload.grantId), expiresIn);
+    }
+    await multi.exec();
+  }
+  async find(id) {
+    const key = this.key(id);
+    if (CONSUMABLE.has(this.name)) {
+      const { payload, consumed } = await redis.hgetall(key);
+      if (!payload) return undefined;
+      return { ...JSON.parse(payload), ...(consumed ? { consumed: true } : {}) };
+    }
+    const data = await redis.get(key);
+    return data ? JSON.parse(data) : undefined;
+  }
+  async findByUid() { return undefined; }
+  async findByUserCode() { return undefined; }
+  async consume(id) { await redis.hset(this.key(id), 'consumed', Math.floor(Date.now() / 1000)); }
+  async destroy(id) { await redis.del(this.key(id)); }
+  async revokeByGrantId(grantId) {
+    const multi = redis.multi();
+    const keys = await redis.lrange(grantKey(grantId), 0, -1);
+    keys.forEach((k) => multi.del(k)); // the list holds the keys as given (ioredis prefixes them)
+    multi.del(grantKey(grantId));
+    await multi.exec();
+  }
+}
+
 async function jwk(alg, opts) {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...opts });
   return { ...(await exportJWK(privateKey)), alg, use: 'sig', kid: `${alg.toLowerCase()}-1` };
 }
 
 const provider = new Provider(issuer, {
-  adapter: MapAdapter,
+  adapter: redis ? RedisAdapter : MapAdapter,
   clients: [{
     client_id: 'bench', client_secret: 'bench-secret-0123456789-bench-secret-0123456789',
     redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
