@@ -156,3 +156,24 @@ async def test_the_token_endpoint_answers_bad_input_with_rfc_errors(
         assert resp.json()["error"] == error, (data, resp.json())
     garbage = await http.post("/oauth2/token", content=b"\xff\xfe{", headers={"content-type": "application/json"})
     assert garbage.status_code == 400 and garbage.json()["error"] == "invalid_request"
+
+
+async def test_an_access_token_revoked_on_its_own_is_refused_and_its_grant_goes_on(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
+    """RFC 7009 for one access token: userinfo and introspection refuse it at once (it has a row
+    from then on); the grant is not revoked, so its refresh token still gives a working token."""
+    rp = await add_client(services)
+    http = client_factory()
+    tokens = await tokens_for(services, http, await signed_in_browser(client_factory(), services), rp, **OFFLINE)
+    access = tokens["access_token"]
+    for _ in range(2):  # revoking it again answers the same (RFC 7009 §2.2)
+        revoked = await http.post("/oauth2/revoke", data={"token": access, "token_type_hint": "access_token"},
+                                  auth=secret_auth(rp))
+        assert revoked.status_code == 200, revoked.text
+    assert (await _userinfo(http, access)).status_code == 401
+    intro = await http.post("/oauth2/introspect", data={"token": access}, auth=secret_auth(rp))
+    assert intro.json() == {"active": False}
+    fresh = await _refresh(http, rp, tokens["refresh_token"])
+    assert fresh.status_code == 200, fresh.text
+    assert (await _userinfo(http, fresh.json()["access_token"])).status_code == 200
+    assert (await _userinfo(http, access)).status_code == 401  # still
