@@ -8,7 +8,9 @@ around each cut-off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -209,6 +211,25 @@ async def test_the_worker_process_purges_beside_the_courier(services: Services) 
             await running
 
 
+async def _wait_for(done: Callable[[], bool], *, seconds: float = 2.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """``job`` runs as a task while the block runs, and is cancelled after it."""
+    task = asyncio.create_task(job)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_a_failed_pass_is_logged_and_the_next_one_runs(services: Services, monkeypatch: pytest.MonkeyPatch,
                                                               caplog: pytest.LogCaptureFixture) -> None:
     job = services.housekeeping
@@ -222,16 +243,8 @@ async def test_a_failed_pass_is_logged_and_the_next_one_runs(services: Services,
         return await real()
 
     monkeypatch.setattr(job, "purge", flaky)
-    running = asyncio.create_task(job.run_forever(0.01))
-    try:
-        for _ in range(200):
-            if len(passes) >= 3:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+    async with _running(job.run_forever(0.01)):
+        await _wait_for(lambda: len(passes) >= 3)
     assert len(passes) >= 3
     assert "housekeeping failed" in caplog.text
 
@@ -259,16 +272,8 @@ async def test_a_web_process_purges_first_one_interval_after_it_starts(
 
     monkeypatch.setattr(job, "purge", counted)
     started = asyncio.get_running_loop().time()
-    running = asyncio.create_task(job.run_forever(0.3, first_now=False))
-    try:
+    async with _running(job.run_forever(0.3, first_now=False)):
         await asyncio.sleep(0.1)
         assert passes == []  # not at start: the process has requests to serve
-        for _ in range(100):
-            if passes:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+        await _wait_for(lambda: bool(passes))
     assert passes and passes[0] - started >= 0.27

@@ -33,17 +33,22 @@ class _Entered:
         monkeypatch.setattr(owner, name, counted)
 
 
-async def _post(app: DostupApp, *, fast: bool, **kw: Any) -> httpx.Response:
-    kept = app.fast_token
+async def _call(app: DostupApp, method: str, path: str, *, fast_path: str, fast: bool, **kw: Any) -> httpx.Response:
+    """``method path`` through the app, with its fast path ``app.<fast_path>`` on or off."""
+    kept = getattr(app, fast_path)
     if not fast:
-        app.fast_token = None
+        setattr(app, fast_path, None)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 51000),
                                                                 raise_app_exceptions=False),
                                      base_url="http://testserver") as c:
-            return await c.post(TOKEN, **kw)
+            return await c.request(method, path, **kw)
     finally:
-        app.fast_token = kept
+        setattr(app, fast_path, kept)
+
+
+async def _post(app: DostupApp, *, fast: bool, **kw: Any) -> httpx.Response:
+    return await _call(app, "POST", TOKEN, fast_path="fast_token", fast=fast, **kw)
 
 
 def _exchange(rp: dict[str, Any], code: str, verifier: str, **extra: str) -> dict[str, Any]:
@@ -145,16 +150,7 @@ async def test_a_failure_of_the_provider_is_answered_by_the_application_without_
 # -- userinfo ---------------------------------------------------------------------------------
 
 async def _userinfo(app: DostupApp, *, fast: bool, **kw: Any) -> httpx.Response:
-    kept = app.fast_userinfo
-    if not fast:
-        app.fast_userinfo = None
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 51000),
-                                                                raise_app_exceptions=False),
-                                     base_url="http://testserver") as c:
-            return await c.get("/oauth2/userinfo", **kw)
-    finally:
-        app.fast_userinfo = kept
+    return await _call(app, "GET", "/oauth2/userinfo", fast_path="fast_userinfo", fast=fast, **kw)
 
 
 async def _access_token(app: DostupApp, services: Services, client_factory: Any) -> str:
