@@ -145,3 +145,22 @@ async def test_a_failed_signature_on_the_signing_thread_fails_the_request_and_th
         monkeypatch.setattr(signer, "signature", real)
         ok = await _post(http, rp, "basic", code=second["code"], code_verifier=verifier)
     assert ok.status_code == 200, ok.text
+
+
+async def test_a_nonce_that_reads_like_the_at_hash_slot_stays_the_nonce(services: Services) -> None:
+    """The ID token's ``at_hash`` goes into the last slot of its JSON: a client's ``nonce`` (before
+    it) may hold the slot's own text and still comes back as sent."""
+    signing = (await services.oidc.keys.snapshot()).signing
+    es, rs = signing["ES256"], signing["RS256"]
+    claims = tokens.id_token_claims(issuer="https://op.example", client_id="rp", now=1, ttl=60,
+                                    nonce=signer.AT_HASH_SLOT, auth_time=1, acr="urn:dostup:loa:1:aal1",
+                                    amr=("pwd",), at_hash=signer.AT_HASH_SLOT, sub="sub-1", sid="sid-1")
+    pair = signer.Signer()
+    try:
+        access, id_token = await pair.sign_pair(es, tokens.access_token_header(es), {"jti": "g.1"}, rs,
+                                                tokens.id_token_header(rs), claims)
+    finally:
+        pair.close()
+    payload = unverified(id_token)[1]
+    assert payload["nonce"] == signer.AT_HASH_SLOT and payload["at_hash"] == tokens.at_hash(access)
+    assert list(payload) == list(claims)

@@ -24,8 +24,9 @@ from dostup.oidc.provider.tokens import at_hash
 
 T = TypeVar("T")
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
-#: Where the ID token's JSON gets the access token's ``at_hash`` (a value no claim can hold: JSON
-#: escapes the NUL, so the encoded slot appears once, where this value was).
+#: Where the ID token's JSON gets the access token's ``at_hash``.  Only ``sub`` and ``sid`` (Dostup's
+#: own values) come after it, so its last occurrence is the slot, whatever a client put in its
+#: ``nonce`` (which comes before).
 AT_HASH_SLOT = "\x00at_hash"
 _ENCODED_SLOT = '"\\u0000at_hash"'
 
@@ -44,7 +45,7 @@ def sign_pair(access_key: SigningKey, access_input: str, id_key: SigningKey, id_
     """The access token, then the ID token whose payload JSON (``id_payload``) holds
     :data:`AT_HASH_SLOT` where its ``at_hash`` goes; ``id_header`` is its header's base64url."""
     access = compact(access_input, signature(access_key, access_input.encode()))
-    head, _, tail = id_payload.partition(_ENCODED_SLOT)
+    head, _, tail = id_payload.rpartition(_ENCODED_SLOT)
     data = id_header + "." + b64((head + '"' + at_hash(access) + '"' + tail).encode())
     return access, compact(data, signature(id_key, data.encode()))
 
