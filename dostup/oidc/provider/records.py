@@ -21,8 +21,7 @@ class Subject:
     auth_time: dt.datetime
     acr: str
     amr: tuple[str, ...]
-    grant_id: str | None = None
-    code_id: str | None = None
+    grant_id: str | None = None  # the grant the tokens join: a code's (written with it), or a refresh token's
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +61,7 @@ class CodeRecord:
 
     def subject(self) -> Subject:
         # the grant was written with the code, under its id (GrantStore.save_code)
-        return Subject(self.account_id, self.session_id, self.auth_time, self.acr, self.amr, grant_id=self.id,
-                       code_id=self.id)
+        return Subject(self.account_id, self.session_id, self.auth_time, self.acr, self.amr, grant_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)
