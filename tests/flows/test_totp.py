@@ -198,3 +198,25 @@ async def test_the_security_page_and_the_sessions_api_say_how_each_session_was_s
     assert (await other.second(second.data["flow_id"], code_at(secret, clock.now()), "totp")).ok
     items = (await api.client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {api.token}"})).json()["items"]
     assert {(i["aal"], tuple(i["amr"])) for i in items} == {(2, ("pwd", "otp", "mfa"))}
+
+
+async def test_confirming_the_enrolment_draws_no_qr_code(client_factory, services, clock, monkeypatch):
+    """The QR code is drawn where it is shown (the enrolment's start); the confirmation only needs
+    the secret (drawing costs milliseconds of CPU)."""
+    from dostup.credentials import totp
+
+    drawn: list[str] = []
+    real = totp.qr_svg
+
+    def counted(uri: str) -> str:
+        drawn.append(uri)
+        return real(uri)
+
+    monkeypatch.setattr(totp, "qr_svg", counted)
+    phone = await make_user(services, 501)
+    me = Totp(ApiSurface(client_factory()))
+    assert (await me.login(phone)).ok
+    flow, secret = await me.enrol()
+    assert len(drawn) == 1
+    assert (await me.confirm(flow, code_at(secret, clock.now()))).ok
+    assert len(drawn) == 1
