@@ -39,6 +39,7 @@ async def test_refusals_on_the_fast_path_are_the_applications_answers(app, servi
         {"content": b'{"method": "phone", "phone": "+79120000592", "password": "\\ud800"}',
          "headers": {"content-type": "application/json"}},  # a lone surrogate: a bad field, not bad JSON
         {"content": b"", "headers": {"content-type": "application/json"}},
+        {"content": b'{"phone": "\xff\xfe"}', "headers": {"content-type": "application/json"}},  # not UTF-8
         {"content": b"[]", "headers": {"content-type": "application/json"}},
         {"content": b'{"phone": "+79120000592"}', "headers": {"content-type": "text/plain"}},
         {"content": b'{"phone": "+79120000592"}', "headers": {"content-type": ""}},
