@@ -8,7 +8,9 @@ so without this job the tables would only grow.  What goes, and when (the settin
 * ``flows``, ``codes``, ``counters``, ``spent_challenges``, ``oidc_codes``, ``oidc_tokens``:
   ``grace`` after ``expires_at`` (1 h).  The grace covers clocks of other hosts, lets a late answer
   to a flow still read «срок истёк» rather than «не найден», and keeps a used OIDC code long enough
-  that its replay still revokes what it issued (RFC 6749 §4.1.2; the code lives 60 s);
+  that its replay still revokes what it issued (RFC 6749 §4.1.2; the code lives 60 s) — and an
+  OIDC code stays as long as its grant (written with it, under its id), whose partner signing out
+  tells only if the code was exchanged;
 * ``sessions``: ``ended_sessions`` after the session ended — its absolute expiry, or its
   revocation (sign-out, «Завершить сеанс», rotation, a password change).  A live session is never
   touched: it is neither revoked nor past ``expires_at``.  Nothing reads an ended session's row
@@ -121,6 +123,13 @@ def _grants(r: Retention) -> dt.timedelta:
     return r.grace + _GRANT_LIFE
 
 
+def _code_is_done(codes: Table) -> list[ColumnElement[bool]]:
+    """A code stays while its grant does: its ``used_at`` says whether the grant's partner was
+    handed tokens, which signing out reads (``GrantStore.end_session``)."""
+    grants = Base.metadata.tables["oidc_grants"]
+    return [~exists().where(grants.c.id == codes.c.id)]
+
+
 def _grant_is_done(grants: Table) -> list[ColumnElement[bool]]:
     tokens, sessions = Base.metadata.tables["oidc_tokens"], Base.metadata.tables["sessions"]
     now = bindparam("now", type_=DateTime())
@@ -134,7 +143,7 @@ TARGETS: tuple[_Target, ...] = (
     _Target("codes", "expires_at", _grace),
     _Target("counters", "expires_at", _grace),
     _Target("spent_challenges", "expires_at", _grace),
-    _Target("oidc_codes", "expires_at", _grace),
+    _Target("oidc_codes", "expires_at", _grace, _code_is_done),  # once its grant is gone
     _Target("oidc_tokens", "expires_at", _grace),
     _Target("oidc_grants", "created_at", _grants, _grant_is_done),  # after its tokens' rows
     _Target("sessions", "expires_at", _ended),

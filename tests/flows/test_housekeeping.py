@@ -277,3 +277,26 @@ async def test_a_web_process_purges_first_one_interval_after_it_starts(
         assert passes == []  # not at start: the process has requests to serve
         await _wait_for(lambda: bool(passes))
     assert passes and passes[0] - started >= 0.27
+
+
+async def test_an_oidc_code_stays_while_its_grant_does(services: Services) -> None:
+    """A grant is written with its code, under its id; the code's ``used_at`` says whether its partner
+    was handed tokens (signing out tells only those), so the code goes only after its grant."""
+    now = services.clock.now()
+    account = (await make_account(services, 802)).id
+    old = now - dt.timedelta(days=2)
+    await _add(services, "sessions", [_session("s-on", account, expires=now + HOUR)])
+    await _add(services, "oidc_grants", [
+        {"id": gid, "client_id": "rp", "account_id": account, "code_id": gid, "session_id": sid, "scope": "openid",
+         "auth_time": old, "acr": "urn:dostup:loa:1:aal1", "amr": "pwd", "created_at": old}
+        for gid, sid in (("code-signed-in", "s-on"), ("code-done", None))])
+    await _add(services, "oidc_codes", [
+        {"id": cid, "code_hash": f"hash-{cid}", "client_id": "rp", "account_id": account,
+         "redirect_uri": "https://rp.example/cb", "scope": "openid", "auth_time": old, "acr": "urn:dostup:loa:1:aal1",
+         "amr": "pwd", "created_at": old, "expires_at": old + MINUTE, "used_at": old}
+        for cid in ("code-signed-in", "code-done")])
+    first = await services.housekeeping.purge()
+    assert first["oidc_grants"] == 1 and first["oidc_codes"] == 0  # the grant went first; its code waits a pass
+    assert await _ids(services, "oidc_grants") == {"code-signed-in"}
+    assert (await services.housekeeping.purge())["oidc_codes"] == 1
+    assert await _ids(services, "oidc_codes") == {"code-signed-in"}  # its grant lives: its session does

@@ -23,6 +23,7 @@ from tests.oidc.support import (
     Receiver,
     add_client,
     code_for,
+    exchange,
     pkce,
     signed_in_browser,
     tokens_for,
@@ -132,6 +133,30 @@ async def test_signing_out_of_dostup_tells_back_channel_partners_and_ends_their_
     assert "http://schemas.openid.net/event/backchannel-logout" in logout["events"]
     for access in (tokens["access_token"], other["access_token"]):
         assert (await http.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {access}"})).status_code == 401
+
+
+async def test_a_partner_whose_code_was_never_exchanged_is_not_told_and_its_late_tokens_are_dead(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient], partner: Receiver) -> None:
+    """A grant is written with its code: signing out ends it too, so a code exchanged after the
+    sign-out gives tokens refused at once; but its partner was never handed tokens, and is not told."""
+    rp = await add_client(services, backchannel_logout_uri=partner.url)
+    idle_partner = Receiver()
+    try:
+        idle = await add_client(services, name="Код не обменян", backchannel_logout_uri=idle_partner.url)
+        http = client_factory()
+        browser = await signed_in_browser(client_factory(), services)
+        await tokens_for(services, http, browser, rp)
+        verifier, challenge = pkce()
+        got = await code_for(browser, idle["client_id"], code_challenge=challenge, code_challenge_method="S256")
+        await browser.logout()
+        assert len(await _logout_claims(http, services, partner)) == 1
+        assert idle_partner.received == []
+        late = await exchange(http, idle, got["code"], verifier)
+        assert late.status_code == 200, late.text
+        info = await http.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {late.json()['access_token']}"})
+        assert info.status_code == 401
+    finally:
+        idle_partner.close()
 
 
 async def test_a_session_rotated_by_reauthentication_keeps_its_sid_and_its_partners_hear_of_the_sign_out(

@@ -20,7 +20,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.engine import Connection
 
 from dostup.core.crypto import random_id, sha256_hex
@@ -185,15 +185,20 @@ class GrantStore:
 
     async def end_session(self, session_id: str, now: dt.datetime) -> list[tuple[str, str]]:
         """The session's live grants ended (all but ``offline_access`` ones, which outlive sign-out by
-        design, OpenID Connect Core §11); returns (client_id, account_id) of every client it reached."""
+        design, OpenID Connect Core §11); returns (client_id, account_id) of every client it reached:
+        those whose code was exchanged (its ``used_at``).  A grant whose code is still unused is
+        ended too — a code exchanged after the sign-out gives tokens refused at once — but its
+        partner was never handed anything, so it is not told."""
+        unused = exists().where(OidcCode.id == OidcGrant.id, OidcCode.used_at.is_(None))
         async with self._db.write() as s:
-            rows = (await s.execute(select(OidcGrant.id, OidcGrant.client_id, OidcGrant.account_id, OidcGrant.scope)
+            rows = (await s.execute(select(OidcGrant.id, OidcGrant.client_id, OidcGrant.account_id, OidcGrant.scope,
+                                           unused.label("unused"))
                                     .where(OidcGrant.session_id == session_id))).all()
             online = [r[0] for r in rows if "offline_access" not in r[3].split()]
             if online:
                 await s.execute(update(OidcGrant).where(OidcGrant.id.in_(online), OidcGrant.revoked_at.is_(None))
                                 .values(revoked_at=now))
-        return list(dict.fromkeys((r[1], r[2]) for r in rows))
+        return list(dict.fromkeys((r[1], r[2]) for r in rows if not r[4]))
 
     # -- consents -----------------------------------------------------------------------------
     async def consented(self, account_id: str, client_id: str, scopes: set[str]) -> bool:
