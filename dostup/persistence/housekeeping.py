@@ -223,7 +223,7 @@ class Housekeeping:
         to serve as it starts), then every ``interval_seconds`` (±10 %, so that processes started
         together drift apart); a failed pass (the database down) is logged and the next one runs."""
         if not first_now:
-            await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))  # noqa: S311 - not a secret
+            await _pause(interval_seconds)
         while True:
             try:
                 counts = await self.purge()
@@ -234,4 +234,9 @@ class Housekeeping:
             else:
                 if any(counts.values()):
                     log.info("housekeeping deleted %s", {k: v for k, v in counts.items() if v})
-            await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))  # noqa: S311 - not a secret
+            await _pause(interval_seconds)
+
+
+async def _pause(interval_seconds: float) -> None:
+    """An interval, ±10 % (so that processes started together drift apart)."""
+    await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))  # noqa: S311 - not a secret
