@@ -36,9 +36,8 @@ router = APIRouter(tags=["auth"], responses=errors(401, 422, 429))
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) builds one per call
 
 
-#: Where whoami's fast path (``plain_session.py``) leaves the error its session look-up raised, so
-#: the route answers that error instead of asking the database a second time (a frozen database
-#: would otherwise cost two timeouts before the 503).
+#: Where whoami's fast path (``plain_session.py``) leaves the error its session look-up raised, so the route
+#: raises it instead of asking the database again (a frozen database would cost two timeouts before the 503).
 FAST_FAILURE = "dostup.whoami_failure"
 
 
@@ -99,14 +98,10 @@ async def _login(request: Request) -> Response:
     return Response(signed_in_json(outcome.account, outcome.session), media_type="application/json")
 
 
-# whoami is the hot path (every page and API client asks it), so GET /whoami is served by a plain
-# Starlette route (``PLAIN``: ``create_app`` puts it before every router) and skips FastAPI's
-# per-request machinery (dependency solving, exit stack), which cost more than the session check
-# itself.  Behaviour is the same: the same function answers, errors go through the same exception
-# handlers, and HEAD still gets 405 as from FastAPI's GET-only route.  The FastAPI route declared
-# further down documents it in OpenAPI (it is never reached for GET).  A password sign-in too: the
-# framework's layers were half of its CPU besides the hash (py-spy), and it is answered before
-# the middleware stack as the passkey sign-in is (``create_app``).
+# Hot calls (``plain.py``): whoami (every page and API client asks it) and the password sign-in (FastAPI's
+# layers were half of its CPU besides the hash, py-spy) are answered by these plain routes, which
+# ``create_app`` puts before every router (the sign-in before the middleware stack, as the passkey one);
+# the FastAPI routes below only document them in OpenAPI.
 PLAIN = [("/whoami", _whoami, ["GET"]), ("/login", _login, ["POST"])]
 
 

@@ -33,8 +33,6 @@ async def companies_page(page: UiPage, rec: CabinetPage) -> Response:
                        notice=_NOTICES.get(page.query("done")))
 
 
-# -- «Добавить компанию» ---------------------------------------------------------------------
-
 @router.get(LIST_PATH + "/new")
 async def new_company_form(page: UiPage, rec: CabinetPage, kind: str = "") -> Response:
     onboarding = await page.services.companies.onboarding(rec.account_id) is not None
@@ -49,8 +47,6 @@ async def new_company_submit(page: UiPage, form: Form[CompanyIn], rec: CabinetPa
         view = await page.services.companies.add(rec.account_id, body, page.ctx)
     return redirect(f"{LIST_PATH}/{view.id}/confirm")
 
-
-# -- the code --------------------------------------------------------------------------------
 
 @router.get(LIST_PATH + "/{company_id}/confirm")
 async def confirm_form(page: UiPage, rec: CabinetPage, company_id: str) -> Response:
@@ -73,8 +69,6 @@ async def resend(company_id: str, page: UiPage, form: Form[FlowIn], rec: Cabinet
         view = await page.services.companies.resend(rec.account_id, company_id, page.ctx)
     return redirect(f"{LIST_PATH}/{view.id}/confirm?sent=1")
 
-
-# -- «Удалить» -------------------------------------------------------------------------------
 
 @router.post(LIST_PATH + "/{company_id}/delete", dependencies=[CHECKED])
 async def delete(company_id: str, page: UiPage, rec: CabinetPage) -> Response:

@@ -1,16 +1,10 @@
-"""What every cabinet page handler is given: the page, its guard, and its form.
-
-* :data:`UiPage` — the request with its services and :class:`Context`, and ``render``.
-* :data:`CabinetPage` — the signed-in session; a signed-out browser is sent to sign in and back,
-  a session opened with a temporary password to «Изменить пароль» (:func:`cabinet` for the
-  variants: the password page itself, pages that need a recent sign-in, ASVS 6.3.x).
-* :class:`Form` — ``form: Form[LoginIn]``, the posted form after the CSRF check (ASVS 3.5.1), parsed
-  by :meth:`Page.form` into the same Pydantic model the JSON API reads, so both surfaces accept the
-  same input.
-* :meth:`Page.form` — runs a use-case and, if it raises a :class:`DostupError`, shows the form
-  again with the error under its field (status and headers as ``web/errors.py`` maps them): the
-  form's page is one function, answering the GET and, after a failed post, the same page with
-  ``page.values`` (the form as sent) and ``page.shown`` (the error) that :meth:`Page.render` adds.
+"""What every cabinet page handler is given: :data:`UiPage` (the request, its services and :class:`Context`),
+:data:`CabinetPage` (a signed-out browser goes to sign in and back, a temporary-password session to
+«Изменить пароль»; :func:`cabinet` for the password page itself and pages that need a recent sign-in,
+ASVS 6.3.x) and ``form: Form[LoginIn]``, the posted form after the CSRF check (ASVS 3.5.1), parsed into the
+model the JSON API reads, so both surfaces accept the same input.  :meth:`Page.form` shows a form again
+with its error: the form's page is one function, answering the GET and, after a failed post, the same page
+with ``page.values`` (the form as sent) and ``page.shown`` (the error) that :meth:`Page.render` adds.
 """
 
 from __future__ import annotations
