@@ -126,9 +126,7 @@ async def login(body: LoginIn, ctx: ApiContext, services: ServicesDep) -> Signed
     """Sign in with an identifier and password; returns a bearer session token, or the second
     step to take when the account has a second factor."""
     outcome = await services.login.login(body, ctx)
-    if outcome.session is None:
-        return _second_step(outcome)
-    return signed_in(outcome.account, outcome.session)
+    return _second_step(outcome) if outcome.session is None else signed_in(outcome.account, outcome.session)
 
 
 def _second_step(outcome: LoginOutcome) -> SecondFactorNeeded:

@@ -32,8 +32,7 @@ _WAYS_ORDER = ("login", "phone", "email", "snils", "card")  # the kit seed: «с
 @router.get("/")
 async def home(page: UiPage, session: OptionalSessionDep) -> Response:
     kinds = page.services.preset.signin_identifiers
-    ways = [f"home.by_{kind}" for kind in _WAYS_ORDER if kind in kinds]  # the preset's sign-in identifiers
-    return page.render("home.html", session=session, ways=ways)
+    return page.render("home.html", session=session, ways=[f"home.by_{kind}" for kind in _WAYS_ORDER if kind in kinds])
 
 
 @router.post("/lang")
@@ -141,9 +140,8 @@ async def login_form(page: UiPage, session: OptionalSessionDep, method: str = "p
     values = page.values or {"country": "RU", "method": method, "return_to": return_to}
     if hint:  # a partner's login_hint (OpenID Connect Core §3.1.2.1): the field is filled in, nothing more
         values[method if method in ("phone", "email", "login") else "login"] = hint[:254]
-    methods = page.services.preset.signin_methods
-    method = values.get("method", "phone")
-    method = method if method in methods else methods[0]
+    kinds = page.services.preset.signin_identifiers
+    method = values["method"] if values.get("method") in kinds else kinds[0]
     failure = page.shown.get("failure")
     captcha = isinstance(failure, CaptchaRequired) or await page.services.login.captcha_needed(method, None)
     values = {**values, "return_to": page.return_to(values.get("return_to")) or ""}
