@@ -16,6 +16,7 @@ security event.  The password-change form's «старый пароль» shares
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import update
@@ -50,6 +51,20 @@ class SecondFactorRequired(ReauthRequired):
 
     code = "second_factor_required"
     message_id = "reauth.second_factor_required"
+
+
+@dataclass(frozen=True)
+class ReauthInput:
+    """The proof typed in: the password, or the ``code`` of ``method`` (totp)."""
+
+    method: str = "password"
+    password: str | None = None
+    code: str | None = None
+    captcha: str | None = None  # required after 5 wrong answers
+
+    @property
+    def answer(self) -> str | None:
+        return self.password if self.method == "password" else self.code
 
 
 class ReauthMethod(Protocol):
@@ -102,13 +117,13 @@ class ReauthService:
         await self.throttle.check_captcha(attempt, captcha, "login", ctx.ip)
         return attempt
 
-    async def confirm(self, rec: SessionRecord, password: str | None, ctx: Context, *, method: str = "password",
-                      captcha: str | None = None) -> IssuedSession:
+    async def confirm(self, rec: SessionRecord, inp: ReauthInput, ctx: Context) -> IssuedSession:
+        method = inp.method
         proof = self._methods.get(method)
         if proof is None:
             raise ValidationFailed("reauth.method_invalid", field="method")
-        answer = self._policy.check_size(password, field=proof.field)
-        attempt = await self.begin(rec, captcha, ctx)
+        answer = self._policy.check_size(inp.answer, field=proof.field)
+        attempt = await self.begin(rec, inp.captcha, ctx)
         async with self._db.read() as s:
             account = await accounts.by_id(s, rec.account_id)
         ok = account is not None and await proof.verify(account, answer, ctx)

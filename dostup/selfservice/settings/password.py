@@ -8,6 +8,7 @@ every other session ends, and the user is told by SMS or email.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
@@ -31,6 +32,14 @@ from dostup.session.service import IssuedSession, SessionsEnded, SessionService
 from dostup.session.strength import PASSWORD_CHANGE, is_unrestricted
 
 RECOVERY_PURPOSE = "recovery"
+
+
+@dataclass(frozen=True)
+class PasswordChangeInput:
+    old_password: str | None = None
+    new_password: str | None = None
+    new_password_repeat: str | None = None
+    captcha: str | None = None  # required after 5 wrong old passwords
 
 
 def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[str, str] | None:
@@ -80,12 +89,10 @@ class PasswordChangeService:
         ok, _ = await self._hasher.verify(account.password_hash, old)
         return ok
 
-    async def change(
-        self, rec: SessionRecord, old: str | None, new: str | None, repeat: str | None, ctx: Context,
-        captcha: str | None = None,
-    ) -> IssuedSession:
+    async def change(self, rec: SessionRecord, inp: PasswordChangeInput, ctx: Context) -> IssuedSession:
         """Set a new password.  The old one is throttled with re-authentication's counters (per
         account and per session): a stolen session must not become a way to guess it."""
+        old, new, repeat = inp.old_password, inp.new_password, inp.new_password_repeat
         self._policy.check_size(new, field="new_password")
         async with self._db.read() as s:
             account = await accounts.by_id(s, rec.account_id)
@@ -109,7 +116,7 @@ class PasswordChangeService:
             errors.append(ValidationFailed("password.mismatch", field="new_password_repeat", code="mismatch"))
         if errors:
             raise FormErrors(errors)
-        attempt = await self.reauth.begin(rec, captcha, ctx)
+        attempt = await self.reauth.begin(rec, inp.captcha, ctx)
         if not first and not await self._old_matches(rec, account, old or ""):
             now = self._clock.now()
             await self.reauth.throttle.failed(attempt)

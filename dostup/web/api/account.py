@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from pydantic import Field
+from pydantic.dataclasses import dataclass
 
 from dostup.accounts.levels import AccountStatus
+from dostup.selfservice.reauth import ReauthInput
+from dostup.selfservice.settings.password import PasswordChangeInput
 from dostup.web.api.schemas import NO_CONTENT, SessionOut, _In, errors, session_out
 from dostup.web.deps import AnySessionDep, ApiContext, SameOrigin, ServicesDep, SessionDep
 
 router = APIRouter(tags=["account"], dependencies=[SameOrigin], responses=errors(401, 403, 422))
 
 
-class PasswordChangeIn(_In):
-    old_password: str | None = None
-    new_password: str | None = None
-    new_password_repeat: str | None = None
-    captcha: str | None = None  # required after 5 wrong old passwords
+@dataclass(frozen=True)
+class PasswordChangeIn(PasswordChangeInput):
+    pass
 
 
-class ReauthIn(_In):
-    method: str = Field(default="password", max_length=32)  # password, totp
-    password: str | None = None
-    code: str | None = Field(default=None, max_length=32)  # the code, for method totp
-    captcha: str | None = None  # required after 5 wrong passwords
+@dataclass(frozen=True)
+class ReauthIn(ReauthInput):
+    method: Annotated[str, Field(max_length=32)] = "password"  # password, totp
+    code: Annotated[str | None, Field(max_length=32)] = None
 
 
 class DeleteAccountIn(_In):
@@ -34,17 +36,13 @@ class DeleteAccountIn(_In):
 async def change_password(body: PasswordChangeIn, ctx: ApiContext, services: ServicesDep,
                           rec: AnySessionDep) -> SessionOut:
     """Change the password (also the forced change after a temporary password). Returns the rotated token."""
-    issued = await services.password_change.change(rec, body.old_password, body.new_password,
-                                                   body.new_password_repeat, ctx, captcha=body.captcha)
-    return session_out(issued)
+    return session_out(await services.password_change.change(rec, body, ctx))
 
 
 @router.post("/reauth")
 async def reauthenticate(body: ReauthIn, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> SessionOut:
     """Confirm the password again before a sensitive action; returns the rotated token."""
-    issued = await services.reauth.confirm(rec, body.password if body.method == "password" else body.code, ctx,
-                                           method=body.method, captcha=body.captcha)
-    return session_out(issued)
+    return session_out(await services.reauth.confirm(rec, body, ctx))
 
 
 @router.get("/account/status")

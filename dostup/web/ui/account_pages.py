@@ -47,8 +47,7 @@ async def password_form(page: UiPage, rec: PasswordPage) -> Response:
 @router.post("/settings/password")
 async def password_submit(page: UiPage, form: Form[PasswordChangeIn], rec: PasswordPage) -> Response:
     async with page.form(partial(password_form, page, rec), form) as body:
-        issued = await page.services.password_change.change(rec, body.old_password, body.new_password,
-                                                            body.new_password_repeat, page.ctx, captcha=body.captcha)
+        issued = await page.services.password_change.change(rec, body, page.ctx)
     target = "/settings/password?saved=1" if is_unrestricted(rec) else "/cabinet"
     return set_session_cookie(redirect(target), page.request, issued)
 
@@ -66,8 +65,7 @@ async def reauth_form(page: UiPage, rec: CabinetPage, return_to: str = "") -> Re
 async def reauth_submit(page: UiPage, form: Form[ReauthIn], rec: CabinetPage) -> Response:
     target = page.return_to(form.get("return_to")) or "/cabinet"
     async with page.form(partial(reauth_form, page, rec, target), form) as body:
-        answer = body.password if body.method == "password" else body.code
-        issued = await page.services.reauth.confirm(rec, answer, page.ctx, method=body.method, captcha=body.captcha)
+        issued = await page.services.reauth.confirm(rec, body, page.ctx)
     return set_session_cookie(redirect(target), page.request, issued)
 
 
