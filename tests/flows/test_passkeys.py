@@ -278,6 +278,11 @@ async def test_a_passkey_is_a_second_step_after_the_password(surface, services):
     assert r.ok, r
     who = await surface.whoami()
     assert who.data["session"]["aal"] == 2 and set(who.data["session"]["amr"]) == {"pwd", "hwk", "user", "mfa"}
+    # one success event for the sign-in, naming its second step (no separate second_factor row)
+    acc = await account(services, phone)
+    assert [e.detail["second_factor"] for e in await events(services, acc.id, "login") if e.outcome == "success"
+            and "second_factor" in e.detail] == ["passkey"]
+    assert [e.outcome for e in await events(services, acc.id, "second_factor")] == []
 
 
 async def test_a_password_alone_still_signs_in_an_account_that_has_only_a_passkey(surface, services):

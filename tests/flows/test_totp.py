@@ -13,7 +13,7 @@ from typing import Any
 
 import pyotp
 
-from tests.flows.settings_support import make_user
+from tests.flows.settings_support import account, events, make_user
 from tests.flows.test_second_factor import TwoStep
 from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result
 
@@ -90,6 +90,26 @@ async def test_sign_in_with_totp_is_aal2_and_a_code_is_refused_again_in_its_step
     assert not replay.ok and replay.status == 401
     clock.advance(seconds=30)
     assert (await me.second(again.data["flow_id"], code_at(secret, clock.now()), "totp")).ok
+
+
+async def test_a_two_step_sign_in_is_one_success_event_that_says_how_it_was_made(surface, services, clock):
+    """The second step and the sign-in it finishes are one event (one row in the step's commit): the
+    history shows the sign-in with its second factor and ``amr``; a wrong code is still an event."""
+    me, phone, secret = await _with_totp(surface, services, clock, 503)
+    acc = await account(services, phone)
+    before = {e.id for e in await events(services, acc.id)}
+    flow = (await me.login(phone)).data["flow_id"]
+    wrong = "000000" if code_at(secret, clock.now()) != "000000" else "111111"
+    assert not (await me.second(flow, wrong, "totp")).ok
+    assert (await me.second(flow, code_at(secret, clock.now()), "totp")).ok
+    new = [e for e in await events(services, acc.id) if e.id not in before]
+    assert sorted((e.kind, e.outcome) for e in new) == [("login", "second_step"), ("login", "success"),
+                                                        ("second_factor", "failure")], new
+    done = next(e for e in new if e.outcome == "success")
+    assert done.detail == {"method": "phone", "second_factor": "totp", "amr": ["pwd", "otp", "mfa"]}
+    if me.ui:  # the security history says how this sign-in was made
+        history = (await surface.client.get("/security")).text
+        assert "вход: пароль, одноразовый код" in history, history[history.find("<main"):][:3000]
 
 
 async def test_one_step_of_drift_is_accepted_two_are_not(client_factory, services, clock):

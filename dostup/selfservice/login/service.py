@@ -325,14 +325,13 @@ class LoginService:
                 return _Step(SecondFactorFailed(field="code"), failed=attempt)
             if counters is not None:
                 throttle.succeeded_in(counters, attempt)
-            record_event(raw, kind="second_factor", outcome="success", ctx=ctx, now=now,
-                         account_id=account_id, method=method)
             account = accounts.summary_in(raw, account_id)
             if account is None:
                 raise NotFound("flow.not_found")
             login = LoginData.from_json(data)
+            # One success event for the sign-in: its ``second_factor`` and ``amr`` say how it was made.
             session = self._issue_in(raw, account_id, login.identifier, login.remember,
-                                     login.strength.combined(added), ctx, now)
+                                     login.strength.combined(added), ctx, now, second_factor=method)
             return _Step(None, succeeded=attempt, outcome=LoginOutcome(account, session))
 
         step = await self._db.run_raw(job)
@@ -451,13 +450,15 @@ class LoginService:
                 return flow, result, None
             assert account is not None
             if parent:
-                data = _second_step_done(work, str(parent), method, result, ctx)
+                data = _second_step_done(work, str(parent))
                 strength = data.strength.combined(result.strength)
             else:
                 data = LoginData(method, remember, result.strength.aal, result.strength.amr, ())
                 strength = result.strength
+            # One success event for the sign-in, a second step's too: ``second_factor`` and ``amr`` say how.
+            detail = {**result.detail, "second_factor": method} if parent else result.detail
             record_event(raw, kind="login", outcome="success", ctx=ctx, now=now, account_id=account.id,
-                         method=method, amr=list(strength.amr), **result.detail)
+                         method=method, amr=list(strength.amr), **detail)
             session = self._sessions.issue(raw, account_id=account.id, ctx=ctx, remember=data.remember,
                                            strength=strength, kind="cookie" if ctx.surface == "ui" else "bearer")
             return flow, account, session
@@ -489,13 +490,11 @@ class _Step:
     outcome: LoginOutcome | None = None
 
 
-def _second_step_done(work: ceremonies.Work, parent: str, method: str, proven: Proven, ctx: Context) -> LoginData:
+def _second_step_done(work: ceremonies.Work, parent: str) -> LoginData:
     """Finish the sign-in that waited for this second step (guarded: it completes once)."""
     try:
         _, data = flows.take_in(work.raw, parent, kind=KIND, from_state=State.SECOND_FACTOR, to_state=State.DONE,
                                 now=work.now)
     except DostupError:
         raise StepNotAllowed() from None
-    record_event(work.batch, kind="second_factor", outcome="success", ctx=ctx, now=work.now,
-                 account_id=proven.account_id, method=method)
     return LoginData.from_json(data)
