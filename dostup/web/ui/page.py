@@ -166,9 +166,6 @@ class Form(Posted[M]):
     """``form: Form[LoginIn]`` in a page handler: the posted form, CSRF checked, that parses into ``LoginIn``."""
 
     def __class_getitem__(cls, model: Any) -> Any:
-        if not isinstance(model, type):  # Form[M] in a signature
-            return super().__class_getitem__(model)  # type: ignore[misc]
-
         async def read(request: Request) -> Posted[Any]:
             return Posted(model, await read_form(request))
 
