@@ -80,9 +80,9 @@ class AlreadyLinked(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class LinkInput:
-    kind: str | None
-    number: str | None
-    proof: str | None = "sms"  # "sms" | "secret" (the wire's ``method``)
+    kind: str | None = None
+    number: str | None = None
+    method: str | None = "sms"  # the proof of ownership: "sms" | "secret"
     secret: str | None = None
 
 
@@ -197,7 +197,7 @@ class ContractService:
             number = parse_number(kind or "contract", inp.number)
         except ValidationFailed as exc:
             errors.append(exc)
-        proof = (inp.proof or "").strip() or "sms"
+        proof = (inp.method or "").strip() or "sms"
         if proof not in PROOFS:
             errors.append(ValidationFailed("contracts.method_invalid", field="method"))
         elif proof == "secret":

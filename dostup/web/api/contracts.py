@@ -19,19 +19,20 @@ from pydantic.dataclasses import dataclass
 from dostup.core.context import Context
 from dostup.selfservice.contracts import LinkedContract, LinkFlowView, LinkInput
 from dostup.services import Services
-from dostup.web.api.schemas import NO_CONTENT, CodeIn, _In, errors
+from dostup.web.api.schemas import NO_CONTENT, CodeIn, errors
 from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/contracts", tags=["contracts"], responses=errors(401, 403, 404, 409, 410, 422, 429, 503))
 
 
-class LinkIn(_In):
+@dataclass(frozen=True)
+class LinkIn(LinkInput):
     """``method="sms"``: a code goes to the phone on file; ``"secret"``: the PIN or last bill's amount."""
 
-    kind: str | None = Field(default=None, max_length=16, description='"contract" or "card"')
-    number: str | None = Field(default=None, max_length=256)
-    method: str | None = Field(default="sms", max_length=16, description='"sms" or "secret"')
-    secret: str | None = Field(default=None, max_length=256)
+    kind: Annotated[str | None, Field(max_length=16, description='"contract" or "card"')] = None
+    number: Annotated[str | None, Field(max_length=256)] = None
+    method: Annotated[str | None, Field(max_length=16, description='"sms" or "secret"')] = "sms"
+    secret: Annotated[str | None, Field(max_length=256)] = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,7 @@ async def list_contracts(services: ServicesDep, rec: SessionDep) -> ContractsOut
 @router.post("", status_code=201, dependencies=[SameOrigin])
 async def link_contract(body: LinkIn, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> LinkStartOut:
     """Link by number with proof of ownership: the secret at once, or an SMS code to the phone on file."""
-    inp = LinkInput(kind=body.kind, number=body.number, proof=body.method, secret=body.secret)
-    started = await services.contracts.start(rec.account_id, inp, ctx)
+    started = await services.contracts.start(rec.account_id, body, ctx)
     return LinkStartOut(
         state="linked" if started.contract is not None else "code_sent",
         contract=ContractOut(**asdict(started.contract)) if started.contract else None,

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dostup.core.errors import Conflict
-from dostup.selfservice.contracts import LinkedElsewhere, LinkInput
+from dostup.selfservice.contracts import LinkedElsewhere
 from dostup.web.api.contracts import LinkIn
 from dostup.web.ui.page import CHECKED, CabinetPage, FlowCodeIn, FlowIn, Form, UiPage
 from dostup.web.ui.render import redirect
@@ -41,8 +41,7 @@ async def link_form(page: UiPage, rec: CabinetPage) -> Response:
 @router.post(LIST_PATH + "/link")
 async def link_submit(page: UiPage, form: Form[LinkIn], rec: CabinetPage) -> Response:
     async with page.form(partial(link_form, page, rec), form) as body:
-        inp = LinkInput(kind=body.kind, number=body.number, proof=body.method or "sms", secret=body.secret)
-        started = await page.services.contracts.start(rec.account_id, inp, page.ctx)
+        started = await page.services.contracts.start(rec.account_id, body, page.ctx)
     if started.flow is not None:
         return redirect(f"{LIST_PATH}/confirm?flow={started.flow.flow_id}")
     return redirect(f"{LIST_PATH}?done=linked")
