@@ -30,7 +30,7 @@ from dostup.core.errors import ValidationFailed
 from dostup.selfservice.login.ceremony import Pending
 from dostup.selfservice.methods.passkey.settings import PasskeyView
 from dostup.web.api.auth import signed_in, signed_in_json
-from dostup.web.api.plain_passkey import FAST_ERROR
+from dostup.web.api.plain_passkey import FAST_ERROR, api_context
 from dostup.web.api.schemas import NO_CONTENT, SessionOut, SignedInOut, _In, errors, session_out
 from dostup.web.deps import (
     AnySessionDep,
@@ -40,7 +40,6 @@ from dostup.web.deps import (
     SessionDep,
     api_same_origin,
     get_services,
-    make_context,
     require_unrestricted,
 )
 
@@ -120,7 +119,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 async def _login_options_fast(request: Request) -> Response:
     body = await _body(request)
-    p = await get_services(request).login.begin(METHOD, make_context(request, "api"), body.get("flow_id"))
+    p = await get_services(request).login.begin(METHOD, api_context(request), body.get("flow_id"))
     return Response(_encode({"flow_id": p.flow_id, "options": p.options, "expires_at": utc_text(p.expires_at)}),
                     media_type="application/json")
 
@@ -130,7 +129,7 @@ async def _login_fast(request: Request) -> Response:
     if not isinstance(body.get("flow_id"), str) or not isinstance(body.get("remember", False), bool):
         raise ValidationFailed("error.invalid", field="flow_id")
     outcome = await get_services(request).login.finish(body["flow_id"], body.get("credential"),
-                                                       make_context(request, "api"),
+                                                       api_context(request),
                                                        remember=bool(body.get("remember", False)))
     assert outcome.session is not None
     return Response(signed_in_json(outcome.account, outcome.session), media_type="application/json")

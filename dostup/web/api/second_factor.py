@@ -19,9 +19,9 @@ from pydantic.dataclasses import dataclass
 from dostup.selfservice.methods.totp.settings import Enrolment
 from dostup.web.api.auth import signed_in, signed_in_json
 from dostup.web.api.plain import posted_json
-from dostup.web.api.plain_passkey import FAST_ERROR
+from dostup.web.api.plain_passkey import FAST_ERROR, api_context
 from dostup.web.api.schemas import NO_CONTENT, PendingOut, SignedInOut, _In, errors
-from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, SessionDep, get_services, make_context
+from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, SessionDep, get_services
 
 router = APIRouter(tags=["second factor"], dependencies=[SameOrigin], responses=errors(401, 403, 404, 422, 429))
 
@@ -48,7 +48,7 @@ async def second_factor_fast(request: Request) -> Response:
         raise failed
     body = await posted_json(request, SecondFactorIn)
     outcome = await get_services(request).login.second_factor(request.path_params["flow_id"], body.method, body.code,
-                                                              make_context(request, "api"), captcha=body.captcha)
+                                                              api_context(request), captcha=body.captcha)
     assert outcome.session is not None
     return Response(signed_in_json(outcome.account, outcome.session), media_type="application/json")
 
