@@ -28,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from dostup.core.errors import ValidationFailed
 from dostup.core.memory import give_back
+from dostup.credentials import legacy_hashes
 from dostup.settings import PasswordSettings
 
 _COMMON_FILE = Path(__file__).with_name("common_passwords.txt.gz")
@@ -151,6 +152,10 @@ class PasswordHasher:
         return await self._run(self._argon.hash, password)
 
     def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
+        legacy = legacy_hashes.parse(stored) if stored and not stored.startswith("$argon2") else None
+        if legacy is not None:  # imported from a previous cabinet: replaced by argon2id once it matches
+            ok = legacy_hashes.verify(legacy, password)
+            return ok, ok
         target = stored if stored and stored.startswith("$argon2") else self._dummy
         try:
             ok = self._argon.verify(target, password)
