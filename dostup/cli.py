@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -149,6 +149,24 @@ def create_user(
     typer.echo(account_id)
 
 
+T = TypeVar("T")
+
+
+def _read_import(file: Path, parse: Callable[[bytes], T]) -> T:
+    """An import file's rows; an unreadable or malformed file ends the command with its reason."""
+    from dostup.admin.contracts import BadFile
+    from dostup.core.catalog_errors import describe
+
+    try:
+        return parse(file.read_bytes())
+    except OSError as exc:
+        typer.echo(f"dostup: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    except BadFile as exc:
+        typer.echo(f"dostup: {file}: {describe(exc)}", err=True)
+        raise typer.Exit(1) from None
+
+
 @admin.command("import-contracts")
 def import_contracts(
     file: Annotated[Path, typer.Argument(help="CSV file (UTF-8) with a header: number,kind,phone,secret.")],
@@ -158,8 +176,7 @@ def import_contracts(
     Numbers and secrets are stored as keyed hashes: run it with the server's DOSTUP_SECRET_KEY.
     Exit status 0 when every row was imported, 1 when some rows (or the file) had errors.
     """
-    from dostup.admin.contracts import BadFile, ContractImporter, ImportReport, decode, read_csv
-    from dostup.core.catalog_errors import describe
+    from dostup.admin.contracts import ContractImporter, ImportReport, decode, read_csv
     from dostup.core.context import Context
     from dostup.core.crypto import Keyring
     from dostup.core.i18n import Catalog
@@ -167,14 +184,7 @@ def import_contracts(
     from dostup.persistence.migrate import migrate as _migrate
 
     settings = _settings()
-    try:
-        rows = read_csv(decode(file.read_bytes()))
-    except OSError as exc:
-        typer.echo(f"dostup: cannot read {file}: {exc.strerror}", err=True)
-        raise typer.Exit(1) from None
-    except BadFile as exc:
-        typer.echo(f"dostup: {file}: {describe(exc)}", err=True)
-        raise typer.Exit(1) from None
+    rows = _read_import(file, lambda data: read_csv(decode(data)))
 
     async def run() -> ImportReport:
         await _migrate(settings.database_url)
@@ -192,6 +202,42 @@ def import_contracts(
         typer.echo(f"line {err.line}: {err.field or '-'}: {text}", err=True)
     typer.echo(f"imported {report.imported} (new {report.created}, updated {report.updated}); "
                f"rows with errors: {len({e.line for e in report.errors})}")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@admin.command("import-users")
+def import_users(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8) with a header: phone,email,login,password_hash,...")],
+) -> None:
+    """Import the customers of a previous cabinet, with their password hashes (argon2, bcrypt, PBKDF2).
+
+    Each customer signs in with their old password, and that sign-in replaces the hash with argon2id.
+    Rows with errors, or whose phone, email or login is already used, are reported and skipped.
+    Exit status 0 when every row was imported, 1 when some rows (or the file) had errors.
+    """
+    from dostup.admin.contracts import ImportReport, decode
+    from dostup.admin.users_import import UserImporter, read_csv
+    from dostup.core.i18n import Catalog
+    from dostup.persistence.db import Database
+    from dostup.persistence.migrate import migrate as _migrate
+
+    settings = _settings()
+    rows = _read_import(file, lambda data: read_csv(decode(data, "users")))
+
+    async def run() -> ImportReport:
+        await _migrate(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            return await UserImporter(db).import_rows(rows, now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    catalog = Catalog.load()
+    for err in report.errors:
+        typer.echo(f"line {err.line}: {err.field or '-'}: {catalog.text(err.message_id, 'en', **err.params)}", err=True)
+    typer.echo(f"imported {report.created}; rows with errors: {len({e.line for e in report.errors})}")
     if report.errors:
         raise typer.Exit(1)
 

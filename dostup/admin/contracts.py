@@ -26,7 +26,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -94,36 +94,42 @@ class BadFile(ValidationFailed):
     code = "bad_file"
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, messages: str = "contracts") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadFile("contracts.import_not_utf8", field="file") from None
+        raise BadFile(f"{messages}.import_not_utf8", field="file") from None
 
 
-def read_csv(text: str) -> list[RowIn]:
-    """The rows of a CSV text with the lines they start on; a bad header is a :class:`BadFile`."""
+def read_table(text: str, columns: Sequence[str], header_ok: Callable[[list[str]], bool],
+               messages: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV text (the ``columns`` its header names, by name) with the lines they start
+    on; an empty file, a header ``header_ok`` refuses or broken quoting is a :class:`BadFile` with
+    the message ``{messages}.import_empty`` / ``_header`` / ``_malformed``."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=False)
     try:
         header = next(reader, None)
         if header is None:
-            raise BadFile("contracts.import_empty", field="file")
+            raise BadFile(f"{messages}.import_empty", field="file")
         names = [h.strip().lower() for h in header]
-        missing = [c for c in REQUIRED_COLUMNS if c not in names]
-        if missing:
-            raise BadFile("contracts.import_header", field="file", params={"columns": ", ".join(COLUMNS)})
-        index = {c: names.index(c) for c in COLUMNS if c in names}
-        rows: list[RowIn] = []
+        if not header_ok(names):
+            raise BadFile(f"{messages}.import_header", field="file", params={"columns": ", ".join(columns)})
+        index = {c: names.index(c) for c in columns if c in names}
+        rows: list[tuple[int, dict[str, str]]] = []
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
-            if not any(c.strip() for c in cells):
-                continue
-            values = {c: (cells[i] if i < len(cells) else "") for c, i in index.items()}
-            rows.append(RowIn(line=line, **values))
+            if any(c.strip() for c in cells):
+                rows.append((line, {c: (cells[i] if i < len(cells) else "") for c, i in index.items()}))
     except csv.Error:
-        raise BadFile("contracts.import_malformed", field="file", params={"line": reader.line_num}) from None
+        raise BadFile(f"{messages}.import_malformed", field="file", params={"line": reader.line_num}) from None
     return rows
+
+
+def read_csv(text: str) -> list[RowIn]:
+    """The contract rows of a CSV text; a bad header is a :class:`BadFile`."""
+    table = read_table(text, COLUMNS, lambda names: all(c in names for c in REQUIRED_COLUMNS), "contracts")
+    return [RowIn(line=line, **values) for line, values in table]
 
 
 def rows_from_json(items: Iterable[dict[str, Any]]) -> list[RowIn]:

@@ -66,3 +66,21 @@ def test_a_wrong_setting_stops_the_start_naming_it(tmp_path):
     assert r.returncode == 2 and "DOSTUP_SECRET_KEY" in r.stderr
     r = _run(tmp_path, "migrate", DOSTUP_PRESET="nonesuch", DOSTUP_SECRET_KEY=TEST_SECRET)
     assert r.returncode == 2 and "DOSTUP_PRESET" in r.stderr
+
+
+def test_import_users_reports_bad_rows_and_imports_the_rest(tmp_path):
+    from tests.unit.test_legacy_hashes import VECTORS
+
+    data = tmp_path / "users.csv"
+    data.write_text(f"phone,email,password_hash\n+79120004401,a@example.ru,{VECTORS['werkzeug sha256'][1]}\n"
+                    "12345,,\n", encoding="utf-8")
+    ran = _run(tmp_path, "admin", "import-users", str(data))
+    assert ran.returncode == 1
+    assert "imported 1; rows with errors: 1" in ran.stdout
+    assert "line 3: phone:" in ran.stderr
+    again = _run(tmp_path, "admin", "import-users", str(data))  # nothing is created twice
+    assert "imported 0; rows with errors: 2" in again.stdout and "line 2: phone: Another account" in again.stderr
+    data.write_bytes("phone\n+7912\xff".encode("latin-1"))
+    bad = _run(tmp_path, "admin", "import-users", str(data))
+    assert bad.returncode == 1 and "UTF-8" in bad.stderr
+    assert _run(tmp_path, "admin", "import-users", str(tmp_path / "missing.csv")).returncode == 1
