@@ -21,6 +21,8 @@ from dostup.selfservice.login.ceremony import CeremonySpent, Signed, SignedFlows
 from dostup.services import Services
 from tests.flows.test_passkeys import _with_passkey
 from tests.flows.test_second_factor import _enrolled
+from tests.flows.test_totp import _with_totp, code_at
+from tests.support import ApiSurface
 
 
 async def frames_of(services: Services, write: Callable[[], Awaitable[Any]]) -> int:
@@ -133,6 +135,29 @@ async def test_a_passkey_sign_in_reads_its_account_with_the_passkey(surface, ser
     me, auth, _ = await _with_passkey(surface, services, 472)
     started = await me.options()
     answer = auth.get(started.data["options"])
+    seen = await _traced(services, lambda: me.answer(started.data["flow_id"], answer))
+    reads = [s for s in seen if re.search(r"\bFROM accounts\b|\bJOIN accounts\b", s)]
+    assert len(reads) == 1 and "credential_identifiers" in reads[0], seen
+
+
+async def test_a_totp_step_reads_its_account_with_the_credential_and_writes_one_event(client_factory, services,
+                                                                                    clock) -> None:
+    """The step's unit of work finds the TOTP credential and its account in one statement, and the
+    sign-in it finishes is one security event (its detail names the second factor): eight
+    statements from BEGIN to COMMIT."""
+    if not services.db.is_sqlite:
+        pytest.skip("SQLite's statement trace")
+    me, phone, secret = await _with_totp(ApiSurface(client_factory()), services, clock, 473)
+    flow = (await me.login(phone)).data["flow_id"]
+    seen = await _traced(services, lambda: me.second(flow, code_at(secret, clock.now()), "totp"))
+    reads = [s for s in seen if re.search(r"\bFROM accounts\b|\bJOIN accounts\b", s)]
+    assert len(reads) == 1 and "FROM credentials" in reads[0], seen
+    assert len([s for s in seen if s.startswith("INSERT INTO security_events")]) == 1, seen
+    assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "COMMIT" and len(seen) == 8, seen
+
+
+async def _traced(services: Services, call: Callable[[], Awaitable[Any]]) -> list[str]:
+    """The SQL statements the loop's connection ran for ``call`` (which must succeed)."""
     loop = services.db.on_loop()
     assert loop is not None
     await services.db.read_raw(lambda raw: raw.one("SELECT 1", {}))  # the loop's connection is open
@@ -140,8 +165,7 @@ async def test_a_passkey_sign_in_reads_its_account_with_the_passkey(surface, ser
     seen: list[str] = []
     driver.set_trace_callback(seen.append)
     try:
-        assert (await me.answer(started.data["flow_id"], answer)).ok
+        assert (await call()).ok
     finally:
         driver.set_trace_callback(None)
-    reads = [s for s in seen if re.search(r"\bFROM accounts\b|\bJOIN accounts\b", s)]
-    assert len(reads) == 1 and "credential_identifiers" in reads[0], seen
+    return seen

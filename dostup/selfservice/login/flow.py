@@ -125,17 +125,26 @@ class NotEnrolled(ValidationFailed):
         super().__init__("login.second_factor_method_invalid", field="method")
 
 
+@dataclass(frozen=True, slots=True)
+class SecondProof:
+    """A right answer at the second step: the strength it adds, and the account when the method
+    read it with its own row (one statement fewer in the step's unit of work)."""
+
+    strength: Strength
+    account: AccountSummary | None = None
+
+
 class SecondFactor(Protocol):
     """A second step after the first factor, for accounts that enrolled it.
 
     ``credential_type`` names its rows in ``credentials`` (the flow asks once which of its
     methods an account has).  ``spend`` runs inside the step's unit of work (plain SQL,
     :class:`~dostup.persistence.db.Raw`): it spends what it must (a single-use code) and returns
-    the strength it adds, or ``None`` for a wrong answer; it raises :class:`NotEnrolled` when
-    the account has no such credential.
+    the strength it adds (:class:`SecondProof`), or ``None`` for a wrong answer; it raises
+    :class:`NotEnrolled` when the account has no such credential.
     """
 
     id: str
     credential_type: str
 
-    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> Strength | None: ...
+    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> SecondProof | None: ...

@@ -325,13 +325,13 @@ class LoginService:
                 return _Step(SecondFactorFailed(field="code"), failed=attempt)
             if counters is not None:
                 throttle.succeeded_in(counters, attempt)
-            account = accounts.summary_in(raw, account_id)
+            account = added.account or accounts.summary_in(raw, account_id)
             if account is None:
                 raise NotFound("flow.not_found")
             login = LoginData.from_json(data)
             # One success event for the sign-in: its ``second_factor`` and ``amr`` say how it was made.
             session = self._issue_in(raw, account_id, login.identifier, login.remember,
-                                     login.strength.combined(added), ctx, now, second_factor=method)
+                                     login.strength.combined(added.strength), ctx, now, second_factor=method)
             return _Step(None, succeeded=attempt, outcome=LoginOutcome(account, session))
 
         step = await self._db.run_raw(job)

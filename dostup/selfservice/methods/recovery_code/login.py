@@ -12,7 +12,7 @@ from dostup.core.crypto import Keyring
 from dostup.credentials import recovery_codes as rc
 from dostup.credentials import repository as credentials
 from dostup.persistence.db import Raw
-from dostup.selfservice.login.flow import NotEnrolled
+from dostup.selfservice.login.flow import NotEnrolled, SecondProof
 from dostup.session.strength import Strength
 
 _RACES = 5  # re-reads after losing a compare-and-set to a parallel spend of another code
@@ -28,7 +28,7 @@ class RecoveryCodeLogin:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
 
-    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> Strength | None:
+    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> SecondProof | None:
         row = credentials.of_type_in(raw, account_id, rc.TYPE)
         if row is None:
             raise NotEnrolled()
@@ -44,6 +44,6 @@ class RecoveryCodeLogin:
                 return None
             hashes.remove(digest)
             if credentials.compare_and_set_in(raw, credential_id, version, {"hashes": hashes}, now):
-                return STRENGTH
+                return SecondProof(STRENGTH)
             row = credentials.of_type_in(raw, account_id, rc.TYPE)  # a parallel spend won: read what is left
         return None

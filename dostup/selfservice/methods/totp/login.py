@@ -6,9 +6,8 @@ import datetime as dt
 
 from dostup.credentials import totp
 from dostup.persistence.db import Raw
-from dostup.selfservice.login.flow import NotEnrolled
+from dostup.selfservice.login.flow import NotEnrolled, SecondProof
 from dostup.selfservice.methods.totp.strategy import STRENGTH, TotpCodes
-from dostup.session.strength import Strength
 
 
 class TotpLogin:
@@ -18,8 +17,8 @@ class TotpLogin:
     def __init__(self, codes: TotpCodes) -> None:
         self._codes = codes
 
-    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> Strength | None:
-        spent = self._codes.spend_in(raw, account_id, answer, now)
+    def spend(self, raw: Raw, account_id: str, answer: str, now: dt.datetime) -> SecondProof | None:
+        spent = self._codes.sign_in_in(raw, account_id, answer, now)
         if spent is None:
             raise NotEnrolled()
-        return STRENGTH if spent else None
+        return SecondProof(STRENGTH, spent[1]) if spent[0] else None
