@@ -18,6 +18,7 @@ from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
 from dostup.admin.contracts import ContractImporter
 from dostup.admin.search import AccountSearch
+from dostup.admin.users_import import UserImporter
 from dostup.core.clock import Clock, SystemClock
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
@@ -119,6 +120,7 @@ class Services:
     oidc: OidcProvider
     history: History
     importer: ContractImporter
+    user_importer: UserImporter
     account_search: AccountSearch
     social: SocialSignIn
     social_settings: SocialSettings
@@ -269,6 +271,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         oidc=oidc,
         history=History(db, clock, settings.sessions.idle_timeout_seconds, ended=[oidc.sessions_ended]),
         importer=ContractImporter(db, keyring),
+        user_importer=UserImporter(db),
         account_search=AccountSearch(db, keyring, clock),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,

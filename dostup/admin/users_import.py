@@ -31,7 +31,9 @@ from argon2.exceptions import InvalidHashError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from dostup.accounts.events import record_event
 from dostup.admin.contracts import MAX_CELL, ImportReport, RowError, read_table
+from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import ValidationFailed
 from dostup.credentials import legacy_hashes
@@ -46,6 +48,11 @@ IDENTIFIERS = ("phone", "email", "login")
 NAMES = ("given_name", "family_name", "middle_name")
 COLUMNS = (*IDENTIFIERS, "password_hash", *NAMES)
 BATCH = 500
+
+
+def rows_from_json(items: Sequence[dict[str, object]]) -> list[tuple[int, dict[str, str]]]:
+    """JSON rows (numbers as text) with their 1-based positions, as :func:`read_csv` gives them."""
+    return [(i, {c: str(v) for c in COLUMNS if (v := item.get(c)) is not None}) for i, item in enumerate(items, 1)]
 
 
 def read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
@@ -106,8 +113,10 @@ class UserImporter:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def import_rows(self, rows: Sequence[tuple[int, dict[str, str]]], *, now: dt.datetime) -> ImportReport:
-        """Check every row, then create the valid ones whose identifiers are free, a batch at a time."""
+    async def import_rows(self, rows: Sequence[tuple[int, dict[str, str]]], *, now: dt.datetime,
+                          ctx: Context | None = None, account_id: str | None = None) -> ImportReport:
+        """Check every row, then create the valid ones whose identifiers are free, a batch at a time;
+        with ``ctx`` (the API), the import is recorded in the administrator's security history."""
         report = ImportReport()
         valid: list[_Valid] = []
         seen: set[tuple[str, str]] = set()
@@ -127,6 +136,11 @@ class UserImporter:
             await self._batch(valid[start:start + BATCH], now, report)
             await asyncio.sleep(0)  # sign-ins served between two batches
         report.errors.sort(key=lambda e: e.line)
+        if ctx is not None:
+            async with self._db.write() as s:
+                record_event(s, kind="users_imported", outcome="success" if not report.errors else "partial",
+                             ctx=ctx, now=now, account_id=account_id, count=report.created,
+                             errors=len(report.errors))
         return report
 
     async def _batch(self, batch: list[_Valid], now: dt.datetime, report: ImportReport) -> None:

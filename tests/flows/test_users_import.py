@@ -79,3 +79,49 @@ async def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(services
     assert kept.password_hash.startswith("$argon2id$")  # the existing account is untouched
     again = await _import(services, f"phone,password_hash\n+79120002201,{DJANGO}\n")
     assert (again.created, [(e.line, e.code) for e in again.errors]) == (0, [(2, "taken")])
+
+
+async def test_the_admin_api_imports_csv_and_json_rows_and_refuses_everyone_else(client_factory, services):
+    from dostup.persistence.models import SecurityEvent
+    from tests.flows.test_contracts import _bearer
+
+    admin = client_factory()
+    headers = await _bearer(admin, services, 340, "admin")
+    url = "/api/v1/admin/users/import"
+    r = await admin.post(url, content=f"phone,password_hash\n+79120005501,{DJANGO}\n12,\n".encode(),
+                         headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["updated"]) == (1, 0)
+    assert [(e["line"], e["field"], e["code"]) for e in r.json()["errors"]] == [(3, "phone", "invalid")]
+    r = await admin.post(url, json={"rows": [{"phone": 79120005502, "password_hash": BCRYPT_U},
+                                             {"email": "x@example.ru", "password_hash": "plain-text"}]},
+                         headers={**headers, "Accept-Language": "en"})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 1
+    assert r.json()["errors"] == [{"line": 2, "field": "password_hash", "code": "unsupported_hash",
+                                   "message": services.catalog.text("users.import_hash", "en")}]
+    customer = client_factory()
+    assert (await customer.post("/api/v1/login", json={"method": "phone", "phone": "+79120005502",
+                                                       "password": "U*U"})).status_code == 200
+    for bad in ({}, {"csv": "x", "rows": []}, {"rows": "x"}, [1], {"rows": [{"phone": ["x"]}]}):
+        r = await admin.post(url, json=bad, headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "bad_request", (bad, r.text)
+    r = await admin.post(url, content=b"{nope", headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    r = await admin.post(url, content=b"phone\n\xff\xfe", headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "file"
+    r = await admin.post(url, content=b"name,password_hash\nx,\n", headers={**headers, "Content-Type": "text/csv"})
+    assert r.status_code == 422 and "phone, email, login" in r.json()["error"]["message"]
+    r = await admin.post(url, json={"rows": [{}] * 5001}, headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_rows"
+    r = await admin.post(url, content=b"x", headers={**headers, "Content-Type": "application/xml"})
+    assert r.status_code == 422
+    other = client_factory()
+    cheaders = await _bearer(other, services, 341, "customer")
+    r = await other.post(url, json={"csv": "phone\n+79120005503\n"}, headers=cheaders)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "admin_only"
+    assert (await client_factory().post(url, json={"csv": "phone\n+79120005503\n"})).status_code == 401
+    async with services.db.read() as s:
+        assert (await s.execute(select(Account).where(Account.phone == "+79120005503"))).first() is None
+        audit = list((await s.execute(select(SecurityEvent).where(SecurityEvent.kind == "users_imported"))).scalars())
+    assert len(audit) == 2 and all(e.account_id for e in audit)

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
-from dostup.admin.contracts import decode, read_csv, rows_from_json
+from dostup.admin import users_import
+from dostup.admin.contracts import ImportReport, decode, read_csv, rows_from_json
 from dostup.core.errors import Forbidden, ValidationFailed
+from dostup.services import Services
 from dostup.session.reader import SessionRecord
 from dostup.session.strength import is_unrestricted
 from dostup.web.api.schemas import _In, errors
@@ -70,36 +72,68 @@ class ImportOut(BaseModel):
     updated: int
     errors: list[ImportErrorOut]
 
-_IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string"},
-                         "example": "number,kind,phone,secret\n100200300400,contract,+79123456789,1520.40\n"},
-            "application/json": {"schema": ImportIn.model_json_schema()},
-        },
-    }
-}
 
 
-async def _rows(request: Request) -> list[Any]:
+def _import_body(example: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of an import: CSV text, or the JSON ``model``."""
+    return {"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}, "example": example},
+        "application/json": {"schema": model.model_json_schema()},
+    }}}
+
+
+_IMPORT_BODY = _import_body("number,kind,phone,secret\n100200300400,contract,+79123456789,1520.40\n", ImportIn)
+
+
+class UserRowIn(_In):
+    phone: str | int | None = None
+    email: str | None = None
+    login: str | int | None = None
+    password_hash: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    middle_name: str | None = None
+
+
+class UsersImportIn(_In):
+    """Either ``csv`` (the file's text, header ``phone,email,login,password_hash,…``) or ``rows``."""
+
+    csv: str | None = None
+    rows: list[UserRowIn] | None = None
+
+
+async def _table(request: Request, model: type[ImportIn] | type[UsersImportIn], messages: str) -> str | list[Any]:
+    """The posted CSV text (``text/csv``, or the JSON body's ``csv``), or the JSON body's ``rows``."""
     body = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "text/plain"):
-        return read_csv(decode(body))
+        return decode(body, messages)
     if ctype != "application/json":
-        raise ValidationFailed("contracts.import_body", code="bad_request")
+        raise ValidationFailed(f"{messages}.import_body", code="bad_request")
     try:
-        parsed = ImportIn.model_validate(json.loads(body))
+        parsed = model.model_validate(json.loads(body))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MalformedJson() from None
     except ValidationError:
-        raise ValidationFailed("contracts.import_body", code="bad_request") from None
+        raise ValidationFailed(f"{messages}.import_body", code="bad_request") from None
     if parsed.csv is not None and parsed.rows is None:
-        return read_csv(parsed.csv)
+        return parsed.csv
     if parsed.rows is not None and parsed.csv is None:
-        return rows_from_json(r.model_dump() for r in parsed.rows)
-    raise ValidationFailed("contracts.import_body", code="bad_request")
+        return [r.model_dump() for r in parsed.rows]
+    raise ValidationFailed(f"{messages}.import_body", code="bad_request")
+
+
+def _at_most(rows: list[Any], messages: str) -> list[Any]:
+    if len(rows) > MAX_ROWS:
+        raise ValidationFailed(f"{messages}.import_too_many", code="too_many_rows", params={"max": MAX_ROWS})
+    return rows
+
+
+def _report(report: ImportReport, services: Services, locale: str) -> ImportOut:
+    return ImportOut(created=report.created, updated=report.updated,
+                     errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
+                                            message=services.catalog.text(e.message_id, locale, **e.params))
+                             for e in report.errors])
 
 
 @router.post("/contracts/import", openapi_extra=_IMPORT_BODY)
@@ -110,11 +144,27 @@ async def import_contracts(request: Request, ctx: ApiContext, services: Services
     and skipped; the others are upserted by number.  Bodies are limited like every request
     (64 KB by default): load large registries with ``dostup admin import-contracts``.
     """
-    rows = await _rows(request)
-    if len(rows) > MAX_ROWS:
-        raise ValidationFailed("contracts.import_too_many", code="too_many_rows", params={"max": MAX_ROWS})
+    table = await _table(request, ImportIn, "contracts")
+    rows = _at_most(read_csv(table) if isinstance(table, str) else rows_from_json(table), "contracts")
     report = await services.importer.import_rows(rows, now=services.clock.now(), ctx=ctx, account_id=admin.account_id)
-    return ImportOut(created=report.created, updated=report.updated,
-                     errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
-                                            message=services.catalog.text(e.message_id, ctx.locale, **e.params))
-                             for e in report.errors])
+    return _report(report, services, ctx.locale)
+
+
+_USERS_BODY = _import_body("phone,email,password_hash\n+79123456789,ivan@example.ru,$2b$12$…\n", UsersImportIn)
+
+
+@router.post("/users/import", openapi_extra=_USERS_BODY)
+async def import_users(request: Request, ctx: ApiContext, services: ServicesDep, admin: AdminDep) -> ImportOut:
+    """Import the customers of a previous cabinet with their password hashes (argon2, bcrypt, PBKDF2):
+    CSV text (``text/csv``) or JSON ``{"csv": …}`` / ``{"rows": […]}``.
+
+    Rows with errors, or whose phone, email or login is already used, are reported and skipped
+    (``updated`` is always 0: an import never changes an account).  Each customer signs in with
+    the old password, which that sign-in replaces with argon2id.  Large files: ``dostup admin import-users``.
+    """
+    table = await _table(request, UsersImportIn, "users")
+    rows = _at_most(users_import.read_csv(table) if isinstance(table, str) else users_import.rows_from_json(table),
+                    "users")
+    report = await services.user_importer.import_rows(rows, now=services.clock.now(), ctx=ctx,
+                                                      account_id=admin.account_id)
+    return _report(report, services, ctx.locale)
