@@ -31,6 +31,7 @@ from dostup.web.api import (
     second_factor,
     settings,
     social,
+    users_import,
 )
 from dostup.web.api.plain_passkey import FastPasskeySignIn
 from dostup.web.api.plain_session import FastWhoami
@@ -54,7 +55,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, operator, social, documents)
+       admin, users_import, operator, social, documents)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
       company_pages, contract_pages, social_pages)

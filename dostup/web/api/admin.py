@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
-from dostup.admin import users_import
 from dostup.admin.contracts import ImportReport, decode, read_csv, rows_from_json
 from dostup.core.errors import Forbidden, ValidationFailed
 from dostup.services import Services
@@ -53,10 +52,16 @@ class ImportRowIn(_In):
     secret: str | int | float | None = None
 
 
-class ImportIn(_In):
-    """Either ``csv`` (the file's text, header ``number,kind,phone,secret``) or ``rows``."""
+class ImportBody(_In):
+    """An import's JSON body: either ``csv`` (the file's text) or ``rows``."""
 
     csv: str | None = None
+    rows: list[Any] | None = None
+
+
+class ImportIn(ImportBody):
+    """Either ``csv`` (the file's text, header ``number,kind,phone,secret``) or ``rows``."""
+
     rows: list[ImportRowIn] | None = None
 
 
@@ -74,7 +79,7 @@ class ImportOut(BaseModel):
 
 
 
-def _import_body(example: str, model: type[BaseModel]) -> dict[str, Any]:
+def import_body(example: str, model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of an import: CSV text, or the JSON ``model``."""
     return {"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"}, "example": example},
@@ -82,27 +87,10 @@ def _import_body(example: str, model: type[BaseModel]) -> dict[str, Any]:
     }}}
 
 
-_IMPORT_BODY = _import_body("number,kind,phone,secret\n100200300400,contract,+79123456789,1520.40\n", ImportIn)
+_IMPORT_BODY = import_body("number,kind,phone,secret\n100200300400,contract,+79123456789,1520.40\n", ImportIn)
 
 
-class UserRowIn(_In):
-    phone: str | int | None = None
-    email: str | None = None
-    login: str | int | None = None
-    password_hash: str | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-    middle_name: str | None = None
-
-
-class UsersImportIn(_In):
-    """Either ``csv`` (the file's text, header ``phone,email,login,password_hash,…``) or ``rows``."""
-
-    csv: str | None = None
-    rows: list[UserRowIn] | None = None
-
-
-async def _table(request: Request, model: type[ImportIn] | type[UsersImportIn], messages: str) -> str | list[Any]:
+async def posted_table(request: Request, model: type[ImportBody], messages: str) -> str | list[Any]:
     """The posted CSV text (``text/csv``, or the JSON body's ``csv``), or the JSON body's ``rows``."""
     body = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -123,13 +111,13 @@ async def _table(request: Request, model: type[ImportIn] | type[UsersImportIn], 
     raise ValidationFailed(f"{messages}.import_body", code="bad_request")
 
 
-def _at_most(rows: list[Any], messages: str) -> list[Any]:
+def at_most(rows: list[Any], messages: str) -> list[Any]:
     if len(rows) > MAX_ROWS:
         raise ValidationFailed(f"{messages}.import_too_many", code="too_many_rows", params={"max": MAX_ROWS})
     return rows
 
 
-def _report(report: ImportReport, services: Services, locale: str) -> ImportOut:
+def report_out(report: ImportReport, services: Services, locale: str) -> ImportOut:
     return ImportOut(created=report.created, updated=report.updated,
                      errors=[ImportErrorOut(line=e.line, field=e.field, code=e.code,
                                             message=services.catalog.text(e.message_id, locale, **e.params))
@@ -144,27 +132,7 @@ async def import_contracts(request: Request, ctx: ApiContext, services: Services
     and skipped; the others are upserted by number.  Bodies are limited like every request
     (64 KB by default): load large registries with ``dostup admin import-contracts``.
     """
-    table = await _table(request, ImportIn, "contracts")
-    rows = _at_most(read_csv(table) if isinstance(table, str) else rows_from_json(table), "contracts")
+    table = await posted_table(request, ImportIn, "contracts")
+    rows = at_most(read_csv(table) if isinstance(table, str) else rows_from_json(table), "contracts")
     report = await services.importer.import_rows(rows, now=services.clock.now(), ctx=ctx, account_id=admin.account_id)
-    return _report(report, services, ctx.locale)
-
-
-_USERS_BODY = _import_body("phone,email,password_hash\n+79123456789,ivan@example.ru,$2b$12$…\n", UsersImportIn)
-
-
-@router.post("/users/import", openapi_extra=_USERS_BODY)
-async def import_users(request: Request, ctx: ApiContext, services: ServicesDep, admin: AdminDep) -> ImportOut:
-    """Import the customers of a previous cabinet with their password hashes (argon2, bcrypt, PBKDF2):
-    CSV text (``text/csv``) or JSON ``{"csv": …}`` / ``{"rows": […]}``.
-
-    Rows with errors, or whose phone, email or login is already used, are reported and skipped
-    (``updated`` is always 0: an import never changes an account).  Each customer signs in with
-    the old password, which that sign-in replaces with argon2id.  Large files: ``dostup admin import-users``.
-    """
-    table = await _table(request, UsersImportIn, "users")
-    rows = _at_most(users_import.read_csv(table) if isinstance(table, str) else users_import.rows_from_json(table),
-                    "users")
-    report = await services.user_importer.import_rows(rows, now=services.clock.now(), ctx=ctx,
-                                                      account_id=admin.account_id)
-    return _report(report, services, ctx.locale)
+    return report_out(report, services, ctx.locale)
