@@ -66,12 +66,13 @@ async def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(services
         f"+7 912 000-22-01,,,{DJANGO},",  # 9: the phone of row 2
         ",,,," + "я" * 300,  # 10: too long
         "+79120002203,,,,",  # 11: imported without a password (recovery sets one)
+        ",,a b!,,",  # 12: not a login
     ]) + "\n")
     assert report.created == 2
     assert [(e.line, e.field, e.code) for e in report.errors] == [
         (3, "phone", "invalid"), (4, "email", "invalid"), (5, "phone", "no_identifier"),
         (6, "password_hash", "unsupported_hash"), (7, "phone", "taken"), (8, "email", "taken"),
-        (9, "phone", "duplicate"), (10, "family_name", "too_long")]
+        (9, "phone", "duplicate"), (10, "family_name", "too_long"), (12, "login", "invalid")]
     assert all(services.catalog.has(e.message_id) for e in report.errors)
     assert await _hash(services, "+79120002203") is None
     async with services.db.read() as s:
