@@ -16,6 +16,7 @@ from dostup.accounts.companies import erase_companies
 from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
+from dostup.admin.accounts import AccountActions
 from dostup.admin.contracts import ContractImporter
 from dostup.admin.search import AccountSearch
 from dostup.admin.users_import import UserImporter
@@ -122,6 +123,7 @@ class Services:
     importer: ContractImporter
     user_importer: UserImporter
     account_search: AccountSearch
+    account_actions: AccountActions
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -273,6 +275,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         importer=ContractImporter(db, keyring),
         user_importer=UserImporter(db),
         account_search=AccountSearch(db, keyring, clock),
+        account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended]),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

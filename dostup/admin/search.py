@@ -68,7 +68,8 @@ _CARD = (Account.id, Account.phone, Account.email, Account.login, Account.family
          Account.middle_name, Account.state, Account.role, Account.created_at)  # FoundAccount's fields, in order
 
 
-def _reason(raw: str | None) -> str:
+def operator_reason(raw: str | None) -> str:
+    """The operator's «why», spaces folded: 3 to :data:`REASON_MAX` characters."""
     reason = " ".join((raw or "").split())
     if len(reason) < 3:
         raise ValidationFailed("operator.reason_required", field="reason", code="required")
@@ -120,7 +121,7 @@ class AccountSearch:
                 errors.append(exc)
                 return None
 
-        condition, reason = checked(lambda: self._where(by, inp.value)), checked(lambda: _reason(inp.reason))
+        condition, reason = checked(lambda: self._where(by, inp.value)), checked(lambda: operator_reason(inp.reason))
         if condition is None or reason is None:
             raise errors[0] if len(errors) == 1 else FormErrors(errors)
         where, shown = condition

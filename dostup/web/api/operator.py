@@ -1,14 +1,16 @@
-"""Operator console over JSON (SPEC §4.14): the customer search.  Staff bearer tokens only
-(``OperatorDep``: an operator or an administrator); the use-case audits every search."""
+"""Operator console over JSON (SPEC §4.14): the customer search, the account card, block and unblock.
+Staff bearer tokens only (``OperatorDep``: an operator or an administrator); the use-cases audit
+every call with its reason."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from pydantic.dataclasses import dataclass
 
+from dostup.admin.accounts import AccountCard
 from dostup.admin.search import FoundAccount, SearchInput
 from dostup.web.api.admin import OperatorDep
 from dostup.web.api.schemas import errors
@@ -36,3 +38,32 @@ async def search_accounts(body: SearchIn, ctx: ApiContext, services: ServicesDep
     An operator or administrator with a bearer token; the value is in the body, never in the URL.
     """
     return FoundOut(items=await services.account_search.find(staff.account_id, body, ctx))
+
+
+class ReasonIn(BaseModel):
+    reason: Annotated[str | None, Field(max_length=1000, description="why: written to the audit trail")] = None
+
+
+@router.post("/accounts/{account_id}/card")
+async def account_card(account_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                       staff: OperatorDep) -> AccountCard:
+    """The account's card: identifiers, names, state, live sessions and its latest security events.
+    The view and its reason go to the audit trail."""
+    return await services.account_actions.card(staff.account_id, account_id, body.reason, ctx)
+
+
+@router.post("/accounts/{account_id}/block", status_code=204, responses=errors(404, 409))
+async def block_account(account_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                        staff: OperatorDep) -> Response:
+    """Block the account: no sign-in by any method, its sessions ended at once (partners told).
+    An operator blocks customers; an administrator also operators."""
+    await services.account_actions.block(staff.account_id, staff.role, account_id, body.reason, ctx)
+    return Response(status_code=204)
+
+
+@router.post("/accounts/{account_id}/unblock", status_code=204, responses=errors(404, 409))
+async def unblock_account(account_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                          staff: OperatorDep) -> Response:
+    """Give a blocked account back as it was (its owner signs in again)."""
+    await services.account_actions.unblock(staff.account_id, staff.role, account_id, body.reason, ctx)
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""The operator console's account card and its two actions (SPEC §4.14: «account card with history;
+block/unblock»).
+
+Every call names its reason, and is written to the audit trail (``operator_actions``) in the unit
+of work that reads or changes the account: nothing is shown or changed unrecorded.
+
+* The card: what support needs to help a customer — identifiers, names, state, the confirmed
+  contacts, how many sessions are live, and the latest security events (the customer's own
+  «История действий»).
+* Block: the account's state becomes ``blocked``.  Everything that signs in or checks a session
+  already admits only an ``active`` account — password, code, passkey, passcode and social sign-in,
+  recovery, the session check on every request, OpenID Connect's userinfo — so the account is shut
+  at once; its sessions are also ended, and the partners told of them (back-channel logout).  The
+  customer's history gets an event; unblocking gives the account back as it was.
+
+An operator acts on customers only; an administrator also on operators; nobody on themselves or an
+administrator (that is ``dostup admin`` on the server).  A deleted account has no card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from dostup.accounts.events import record_event
+from dostup.admin.search import operator_reason
+from dostup.core.clock import Clock, UtcTime
+from dostup.core.context import Context
+from dostup.core.crypto import random_id
+from dostup.core.errors import Conflict, Forbidden, NotFound
+from dostup.persistence.db import Database
+from dostup.persistence.models import Account, SecurityEvent, Session
+from dostup.persistence.models_admin import OperatorAction
+from dostup.session.service import SessionService
+
+RECENT_EVENTS = 20
+_MAY_ACT_ON = {"operator": ("customer",), "admin": ("customer", "operator")}
+
+
+@dataclass(frozen=True)
+class EventLine:
+    kind: str
+    outcome: str
+    created_at: UtcTime
+
+
+@dataclass(frozen=True)
+class AccountCard:
+    id: str
+    state: str  # active or blocked
+    role: str
+    phone: str | None
+    phone_confirmed: bool
+    email: str | None
+    email_confirmed: bool
+    login: str | None
+    family_name: str | None
+    given_name: str | None
+    middle_name: str | None
+    created_at: UtcTime
+    live_sessions: int
+    events: list[EventLine]  # newest first
+
+
+class AccountActions:
+    def __init__(self, db: Database, clock: Clock, sessions: SessionService,
+                 ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = ()) -> None:
+        self._db = db
+        self._clock = clock
+        self._sessions = sessions
+        self._ended = ended
+
+    async def card(self, staff_id: str, account_id: str, reason: str | None, ctx: Context) -> AccountCard:
+        why = operator_reason(reason)
+        now = self._clock.now()
+        async with self._db.write() as s:
+            account = await s.get(Account, account_id)
+            if account is None or account.state == "deleted":
+                raise NotFound("operator.account_not_found")
+            live = (await s.execute(select(func.count()).select_from(Session).where(
+                Session.account_id == account_id, Session.revoked_at.is_(None), Session.expires_at > now))).scalar_one()
+            events = (await s.execute(
+                select(SecurityEvent.kind, SecurityEvent.outcome, SecurityEvent.created_at)
+                .where(SecurityEvent.account_id == account_id)
+                .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(RECENT_EVENTS))).all()
+            s.add(self._audit(staff_id, "view", why, ctx, now, account_id))
+        return AccountCard(
+            id=account.id, state=account.state, role=account.role, phone=account.phone,
+            phone_confirmed=account.phone_verified_at is not None, email=account.email,
+            email_confirmed=account.email_verified_at is not None, login=account.login,
+            family_name=account.family_name, given_name=account.given_name, middle_name=account.middle_name,
+            created_at=account.created_at, live_sessions=live,
+            events=[EventLine(kind=e.kind, outcome=e.outcome, created_at=e.created_at) for e in events])
+
+    async def block(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:
+        await self._set_state(staff_id, staff_role, account_id, reason, ctx, to="blocked")
+
+    async def unblock(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:
+        await self._set_state(staff_id, staff_role, account_id, reason, ctx, to="active")
+
+    async def _set_state(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context, *,
+                         to: str) -> None:
+        why = operator_reason(reason)
+        now = self._clock.now()
+        source = "active" if to == "blocked" else "blocked"
+        ended: list[str] = []
+        async with self._db.write() as s:
+            account = await s.get(Account, account_id)
+            if account is None or account.state == "deleted":
+                raise NotFound("operator.account_not_found")
+            if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+                raise Forbidden("operator.not_allowed", code="not_allowed")
+            changed = await s.execute(update(Account).where(Account.id == account_id, Account.state == source)
+                                      .values(state=to, updated_at=now))
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                raise Conflict("operator.already_blocked" if to == "blocked" else "operator.already_active", code="conflict")
+            if to == "blocked":  # the state alone already refuses them; ended, they also leave the list of sessions
+                ended = await self._sessions.revoke_all(s, account_id)
+            blocking = to == "blocked"
+            record_event(s, kind="account_blocked" if blocking else "account_unblocked", outcome="success", ctx=ctx,
+                         now=now, account_id=account_id)
+            s.add(self._audit(staff_id, "block" if blocking else "unblock", why, ctx, now, account_id))
+        for tell in self._ended if ended else ():
+            await tell(ended)
+
+    @staticmethod
+    def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime, account_id: str) -> OperatorAction:
+        return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
+                              detail={"account": account_id}, created_at=now)

@@ -1,0 +1,106 @@
+"""The operator console's account card, block and unblock (SPEC §4.14), over the API with staff
+bearer tokens, on both backends: a blocked customer cannot sign in by any surface and their
+sessions die at once; unblocking gives the account back; every call is audited with its reason;
+who may act on whom; bad input is a clear 4xx that changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dostup.persistence.models import Account, SecurityEvent
+from tests.factories import PASSWORD, make_account
+from tests.flows.test_operator_search import REASON, _audit, _staff
+from tests.support import ApiSurface, UiSurface
+
+BASE = "/api/v1/admin/accounts"
+
+
+async def _state(services, account_id: str) -> str:
+    async with services.db.read() as s:
+        return (await s.execute(select(Account.state).where(Account.id == account_id))).scalar_one()
+
+
+async def test_a_blocked_customer_is_shut_out_at_once_and_unblocking_gives_the_account_back(client_factory, services):
+    staff = client_factory()
+    headers = await _staff(staff, services, 350, "operator")
+    made = await make_account(services, 351, "klient@example.ru")
+    api, page = ApiSurface(client_factory()), UiSurface(client_factory())
+    assert (await api.login(method="phone", phone=made.phone, password=PASSWORD)).ok
+    assert (await page.login(method="phone", phone=made.phone, password=PASSWORD)).ok
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    assert (await api.client.get("/api/v1/whoami", headers=bearer)).status_code == 200
+
+    card = await staff.post(f"{BASE}/{made.id}/card", json={"reason": REASON}, headers=headers)
+    assert card.status_code == 200, card.text
+    body = card.json()
+    assert (body["state"], body["phone"], body["phone_confirmed"], body["live_sessions"]) == ("active", made.phone, True, 2)
+    assert body["events"][0]["kind"] == "login" and body["events"][0]["outcome"] == "success"
+
+    r = await staff.post(f"{BASE}/{made.id}/block", json={"reason": REASON}, headers=headers)
+    assert r.status_code == 204, r.text
+    assert await _state(services, made.id) == "blocked"
+    assert (await api.client.get("/api/v1/whoami", headers=bearer)).status_code == 401  # the session is dead now
+    assert (await page.client.get("/cabinet")).status_code in (302, 303)
+    for surface in (ApiSurface(client_factory()), UiSurface(client_factory())):
+        assert not (await surface.login(method="phone", phone=made.phone, password=PASSWORD)).ok
+    again = await staff.post(f"{BASE}/{made.id}/block", json={"reason": REASON}, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["message"] == "Учётная запись уже заблокирована"
+    blocked_card = (await staff.post(f"{BASE}/{made.id}/card", json={"reason": REASON}, headers=headers)).json()
+    assert (blocked_card["state"], blocked_card["live_sessions"]) == ("blocked", 0)
+
+    r = await staff.post(f"{BASE}/{made.id}/unblock", json={"reason": "Клиент подтвердил личность в офисе"},
+                         headers=headers)
+    assert r.status_code == 204
+    assert (await api.client.get("/api/v1/whoami", headers=bearer)).status_code == 401  # ended sessions stay ended
+    assert (await ApiSurface(client_factory()).login(method="phone", phone=made.phone, password=PASSWORD)).ok
+    assert (await staff.post(f"{BASE}/{made.id}/unblock", json={"reason": REASON}, headers=headers)).status_code == 409
+
+    trail = [(a.action, a.detail.get("account")) for a in await _audit(services)]
+    assert trail == [("view", made.id), ("block", made.id), ("view", made.id), ("unblock", made.id)]
+    async with services.db.read() as s:
+        kinds = list((await s.execute(select(SecurityEvent.kind).where(SecurityEvent.account_id == made.id)
+                                      .order_by(SecurityEvent.created_at))).scalars())
+    assert "account_blocked" in kinds and "account_unblocked" in kinds
+
+
+async def test_who_may_act_on_whom(client_factory, services):
+    operator, admin = client_factory(), client_factory()
+    op_headers = await _staff(operator, services, 360, "operator")
+    admin_headers = await _staff(admin, services, 361, "admin")
+    await _staff(client_factory(), services, 362, "operator")
+    async with services.db.read() as s:
+        ids = {a.phone: a.id for a in (await s.execute(select(Account))).scalars()}
+    op_id, admin_id = ids["+79120000360"], ids["+79120000361"]
+    second_op = ids["+79120000362"]
+    for headers, target in ((op_headers, second_op), (op_headers, op_id), (op_headers, admin_id),
+                            (admin_headers, admin_id)):
+        r = await (operator if headers is op_headers else admin).post(f"{BASE}/{target}/block", json={"reason": REASON},
+                                                                     headers=headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed", (target, r.text)
+    r = await admin.post(f"{BASE}/{second_op}/block", json={"reason": REASON}, headers=admin_headers)
+    assert r.status_code == 204
+    assert await _state(services, second_op) == "blocked" and await _state(services, op_id) == "active"
+
+
+async def test_bad_input_and_strangers_get_4xx_and_change_nothing(client_factory, services):
+    staff = client_factory()
+    headers = await _staff(staff, services, 370, "operator")
+    made = await make_account(services, 371)
+    for body in ({}, {"reason": ""}, {"reason": "  x "}, {"reason": "я" * 301}):
+        r = await staff.post(f"{BASE}/{made.id}/block", json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "reason", (body, r.text)
+    r = await staff.post(f"{BASE}/{made.id}/block", json={"reason": "я" * 1001}, headers=headers)
+    assert r.status_code == 422
+    r = await staff.post(f"{BASE}/{made.id}/block", content=b"{nope", headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code in (400, 422)
+    r = await staff.post(f"{BASE}/nobody/block", json={"reason": REASON}, headers=headers)
+    assert r.status_code == 404 and r.json()["error"]["message"] == "Учётная запись не найдена"
+    assert (await staff.post(f"{BASE}/nobody/card", json={"reason": REASON}, headers=headers)).status_code == 404
+    customer = ApiSurface(client_factory())
+    assert (await customer.login(method="phone", phone=made.phone, password=PASSWORD)).ok
+    r = await customer.client.post(f"{BASE}/{made.id}/block", json={"reason": REASON},
+                                   headers={"Authorization": f"Bearer {customer.token}"})
+    assert r.status_code == 403
+    assert (await client_factory().post(f"{BASE}/{made.id}/block", json={"reason": REASON})).status_code == 401
+    assert await _state(services, made.id) == "active"
+    assert await _audit(services) == []
