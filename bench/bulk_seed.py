@@ -320,8 +320,10 @@ def generated(plan: Plan, d: Dialect, now: dt.datetime) -> list[tuple[str, int, 
     first_e, first_o = n_acc * per_e, n_acc * per_o
     return [
         ("sessions", n_acc * per_s, {
-            "id": d.rid("s", "x"), "token_hash": d.sha256(token), "account_id": d.rid("a", f"x / {per_s}"), "aal": "1",
-            "amr": "'pwd'", "restrictions": "''", "remember": d.true(), "kind": "'bearer'", "created_at": t_now,
+            "id": d.rid("s", "x"), "token_hash": d.sha256(token), "account_id": d.rid("a", f"x / {per_s}"),
+            # the operator signed in with two factors, as the staff API requires
+            "aal": f"CASE WHEN x / {per_s} = {OPERATOR} THEN 2 ELSE 1 END",
+            "amr": f"CASE WHEN x / {per_s} = {OPERATOR} THEN 'pwd otp' ELSE 'pwd' END", "restrictions": "''", "remember": d.true(), "kind": "'bearer'", "created_at": t_now,
             "authenticated_at": t_now, "last_seen_at": t_now, "expires_at": t_exp, "ip": ip, "user_agent": ua}),
         ("security_events", n_acc * per_e, {
             "id": d.rid("e", "x"), "account_id": d.rid("a", f"x / {per_e}"), "kind": kind.format(p=per_e),

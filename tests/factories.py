@@ -63,3 +63,68 @@ async def sign_in(surface: Surface, phone: str, password: str = PASSWORD) -> Sur
 async def signed_in(surface: Surface, services: Any, n: int, **kw: Any) -> Surface:
     """A new account (see :func:`make_user`) signed in on ``surface``."""
     return await sign_in(surface, await make_user(services, n, **kw))
+
+
+class StaffHeaders(dict[str, str]):
+    """A staff bearer header, with the phone and TOTP secret it was made from (for the browser)."""
+
+    phone: str
+    secret: str
+
+    def code(self, services: Any) -> str:
+        import datetime as dt
+
+        import pyotp
+
+        return pyotp.TOTP(self.secret).at(services.clock.now().replace(tzinfo=dt.UTC))
+
+
+async def staff_bearer(client: Any, services: Any, n: int, role: str) -> StaffHeaders:
+    """A bearer header of an operator or administrator signed in with two factors, as the staff API
+    requires: the account (``dostup admin create-user``), TOTP enrolled through the API, then a sign-in
+    with the password and the app's code.  Needs the frozen ``clock`` (the code's step moves on)."""
+    import datetime as dt
+
+    import pyotp
+
+    from dostup.admin.users import create_user
+    from tests.flows.helpers import phone_e164
+
+    def code() -> str:
+        return pyotp.TOTP(secret).at(services.clock.now().replace(tzinfo=dt.UTC))
+
+    phone = phone_e164(n)
+    await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=None, country="RU",
+                      role=role, now=services.clock.now())
+    first = await client.post("/api/v1/login", json={"method": "phone", "phone": phone, "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {first.json()['session']['token']}"}
+    started = (await client.post("/api/v1/settings/totp", headers=auth)).json()
+    secret = started["secret"]
+    confirmed = await client.post("/api/v1/settings/totp/confirm", headers=auth,
+                                  json={"flow_id": started["flow_id"], "code": code()})
+    assert confirmed.status_code == 200, confirmed.text
+    services.clock.advance(seconds=30)  # the enrolment's code is spent in its step
+    pending = (await client.post("/api/v1/login", json={"method": "phone", "phone": phone, "password": PASSWORD})).json()
+    done = await client.post(f"/api/v1/login/{pending['second_factor']['flow_id']}/second-factor",
+                             json={"method": "totp", "code": code()})
+    assert done.status_code == 200, done.text
+    headers = StaffHeaders(Authorization=f"Bearer {done.json()['session']['token']}")
+    headers.phone, headers.secret = phone, secret
+    return headers
+
+
+async def staff_browser(client: Any, services: Any, staff: StaffHeaders) -> Any:
+    """The same staff member signed in to the cabinet pages with both factors (a cookie session)."""
+    import re
+
+    from tests.support import UiSurface
+
+    browser = UiSurface(client)
+    first = await browser.login(method="phone", phone=staff.phone, password=PASSWORD)
+    flow = re.search(r"flow=([A-Za-z0-9_-]+)", first.data["location"])
+    assert first.ok and flow, first
+    services.clock.advance(seconds=30)  # the bearer's sign-in spent this step's code
+    done = await browser.post_form("/login/second-factor", {"flow": flow.group(1), "code": staff.code(services),
+                                                            "method": "totp"})
+    assert done.status_code in (302, 303) and "dostup_session" in browser.client.cookies, done.text
+    return browser

@@ -25,6 +25,7 @@ from dostup.cli import app as cli_app
 from dostup.guards.limits import Rule
 from dostup.persistence.models import Flow, OneTimeCode, OutboxMessage, SecurityEvent
 from dostup.persistence.models_contracts import ContractLink, RegistryContract
+from tests.factories import StaffHeaders, staff_bearer, staff_browser
 from tests.flows.contracts_support import (
     CARD,
     CARD_GROUPED,
@@ -44,7 +45,7 @@ from tests.flows.contracts_support import (
 )
 from tests.flows.helpers import PASSWORD, phone_e164
 from tests.flows.settings_support import account, events, make_user, shown
-from tests.support import TEST_SECRET, ApiSurface, UiSurface, last_code
+from tests.support import TEST_SECRET, ApiSurface, last_code
 
 # -- linking ---------------------------------------------------------------------------------
 
@@ -422,15 +423,8 @@ async def test_cli_refuses_a_file_it_cannot_read_and_imports_nothing(services, b
         assert (await s.execute(select(func.count()).select_from(RegistryContract))).scalar_one() == 0
 
 
-async def _bearer(client: httpx.AsyncClient, services: Any, n: int, role: str) -> dict[str, str]:
-    from dostup.admin.users import create_user
-
-    phone = phone_e164(n)
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=None, country="RU",
-                      role=role, now=services.clock.now())
-    api = ApiSurface(client)
-    ok(await api.login(method="phone", phone=phone, password=PASSWORD))
-    return {"Authorization": f"Bearer {api.token}"}
+async def _bearer(client: httpx.AsyncClient, services: Any, n: int, role: str) -> StaffHeaders:
+    return await staff_bearer(client, services, n, role)
 
 
 async def test_admin_api_imports_csv_text_and_json_rows_and_refuses_everyone_else(client_factory, services):
@@ -471,8 +465,7 @@ async def test_admin_api_imports_csv_text_and_json_rows_and_refuses_everyone_els
     r = await customer.post(url, json={"csv": CSV_GOOD_AND_BAD}, headers=cheaders)
     assert r.status_code == 403 and r.json()["error"]["code"] == "admin_only"
     assert (await client_factory().post(url, json={"csv": CSV_GOOD_AND_BAD})).status_code == 401
-    browser = UiSurface(client_factory())
-    ok(await browser.login(method="phone", phone=phone_e164(330), password=PASSWORD))
+    browser = await staff_browser(client_factory(), services, headers)
     r = await browser.client.post(url, json={"csv": CSV_GOOD_AND_BAD})
     assert r.status_code == 403 and r.json()["error"]["code"] == "bearer_required"
     async with services.db.read() as s:

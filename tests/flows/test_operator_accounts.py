@@ -104,3 +104,25 @@ async def test_bad_input_and_strangers_get_4xx_and_change_nothing(client_factory
     assert (await client_factory().post(f"{BASE}/{made.id}/block", json={"reason": REASON})).status_code == 401
     assert await _state(services, made.id) == "active"
     assert await _audit(services) == []
+
+
+async def test_staff_signed_in_with_a_password_alone_are_refused(client_factory, services):
+    from dostup.admin.users import create_user
+    from tests.flows.helpers import phone_e164
+
+    made = await make_account(services, 381)
+    calls = {"operator": [("post", f"{BASE}/{made.id}/block", {"reason": REASON}),
+                          ("post", f"{BASE}/search", {"by": "phone", "value": made.phone, "reason": REASON})],
+             "admin": [("post", f"{BASE}/{made.id}/card", {"reason": REASON}), ("get", "/api/v1/admin/oidc/clients", None),
+                       ("post", "/api/v1/admin/users/import", {"csv": "phone\n+79120003899\n"})]}
+    for n, role in ((380, "operator"), (382, "admin")):
+        await create_user(services.settings, phone=phone_e164(n), password=PASSWORD, login=None, email=None,
+                          country="RU", role=role, now=services.clock.now())
+        staff = ApiSurface(client_factory())
+        assert (await staff.login(method="phone", phone=phone_e164(n), password=PASSWORD)).ok  # no second factor yet
+        bearer = {"Authorization": f"Bearer {staff.token}"}
+        for method, url, body in calls[role]:
+            r = await staff.client.request(method, url, json=body, headers=bearer)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "second_factor_required", (role, url, r.text)
+    assert await _state(services, made.id) == "active"
+    assert await _audit(services) == []

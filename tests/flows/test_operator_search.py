@@ -12,16 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from dostup.accounts.contracts import number_key
-from dostup.admin.users import create_user
 from dostup.core.crypto import random_id
 from dostup.identity.documents import snils_checksum
 from dostup.persistence.models import Account
 from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_companies import Company
 from dostup.persistence.models_contracts import ContractLink
-from tests.factories import PASSWORD, make_account
-from tests.flows.helpers import phone_e164
-from tests.support import ApiSurface, UiSurface
+from tests.factories import StaffHeaders, make_account, staff_bearer, staff_browser
 
 URL = "/api/v1/admin/accounts/search"
 SNILS = "112233445" + snils_checksum("112233445")
@@ -31,13 +28,8 @@ CARD = "4276380012345679"  # Luhn-valid
 REASON = "Обращение №4521: клиент не помнит логин"
 
 
-async def _staff(client: httpx.AsyncClient, services: Any, n: int, role: str) -> dict[str, str]:
-    phone = phone_e164(n)
-    await create_user(services.settings, phone=phone, password=PASSWORD, login=None, email=None, country="RU",
-                      role=role, now=services.clock.now())
-    api = ApiSurface(client)
-    assert (await api.login(method="phone", phone=phone, password=PASSWORD)).ok
-    return {"Authorization": f"Bearer {api.token}"}
+async def _staff(client: httpx.AsyncClient, services: Any, n: int, role: str) -> StaffHeaders:
+    return await staff_bearer(client, services, n, role)
 
 
 async def _customer(services: Any) -> str:
@@ -141,10 +133,8 @@ async def test_customers_cookies_and_strangers_are_refused_and_the_value_never_r
     r = await customer.post(URL, json=body, headers=await _staff(customer, services, 503, "customer"))
     assert r.status_code == 403 and r.json()["error"]["code"] == "operator_only"
     assert (await client_factory().post(URL, json=body)).status_code == 401
-    browser = UiSurface(client_factory())
-    await _staff(client_factory(), services, 504, "operator")
-    assert (await browser.login(method="phone", phone=phone_e164(504), password=PASSWORD)).ok
-    r = await browser.client.post(URL, json=body)  # the operator's own cabinet cookie
+    browser = await staff_browser(client_factory(), services, await _staff(client_factory(), services, 504, "operator"))
+    r = await browser.client.post(URL, json=body)  # the operator's own cabinet cookie, of two factors
     assert r.status_code == 403 and r.json()["error"]["code"] == "bearer_required"
     staff = client_factory()
     headers = await _staff(staff, services, 505, "operator")

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from dostup.cli import app
 from dostup.services import Services
-from tests.flows.helpers import PASSWORD
 from tests.oidc.support import add_client, pkce, signed_in_browser, start, tokens_for
-from tests.support import TEST_SECRET, ApiSurface
+from tests.support import TEST_SECRET
 
 
 def _cli(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -54,14 +53,10 @@ def test_the_cli_adds_lists_rotates_and_removes_clients_as_json(tmp_path: Path) 
 
 async def test_the_admin_api_manages_clients_with_an_admin_bearer_only(
         services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
-    from dostup.admin.users import create_user
+    from tests.factories import staff_bearer
 
-    await create_user(services.settings, phone="+79120009999", password=PASSWORD, login=None, email=None,
-                      country="RU", role="admin", now=services.clock.now())
     http = client_factory()
-    api = ApiSurface(http)
-    assert (await api.login(method="phone", phone="+79120009999", password=PASSWORD)).ok
-    admin = {"Authorization": f"Bearer {api.token}"}
+    admin = await staff_bearer(http, services, 9999, "admin")
     body = {"name": "Партнёр API", "redirect_uris": ["https://api.example/cb"]}
     assert (await http.post("/api/v1/admin/oidc/clients", json=body)).status_code == 401
     created = await http.post("/api/v1/admin/oidc/clients", json=body, headers=admin)

@@ -1,7 +1,9 @@
 """Administrator endpoints (``/api/v1/admin``): only an ``admin`` account, only with a bearer token.
 
 A bearer token (not the cabinet's cookie) keeps these endpoints out of reach of a page that the
-administrator happens to have open: nothing a browser sends on its own can call them.
+administrator happens to have open: nothing a browser sends on its own can call them.  The session
+must be of two factors (``aal`` 2: a password and TOTP, or a passkey): staff see and change every
+customer's account.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def _staff(roles: tuple[str, ...], *, bearer_message: str, role_message: str, ro
             raise Forbidden(bearer_message, code="bearer_required")
         if not is_unrestricted(rec) or rec.role not in roles:
             raise Forbidden(role_message, code=role_code)
+        if rec.strength.aal < 2:  # staff see every customer's data: a password alone is not enough
+            raise Forbidden("staff.second_factor_required", code="second_factor_required")
         return rec
 
     return Depends(require)
