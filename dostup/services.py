@@ -36,6 +36,7 @@ from dostup.guards.limits import Limiter
 from dostup.guards.store import CounterStore, RedisCounterStore, sql_store
 from dostup.guards.throttle import Throttle
 from dostup.oidc.provider.service import OidcProvider
+from dostup.oidc.provider.store import end_account_grants
 from dostup.persistence.db import Database
 from dostup.persistence.housekeeping import Housekeeping
 from dostup.presets import Preset, get_preset
@@ -263,7 +264,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                  enumeration_safe=enumeration_safe, by_email=preset.recovery_by_email,
                                  support_phone=preset.support_phone),
         deletion=DeletionService(db=db, clock=clock, reauth=reauth,
-                                 erasers=[erase_settings, erase_companies, erase_links, erase_passkeys, erase_social]),
+                                 erasers=[erase_settings, erase_companies, erase_links, erase_passkeys, erase_social,
+                                          end_account_grants]),
         profile=ProfileService(db, clock, email_by_link=registration.variant.email_by_link),
         contacts=contacts,
         notification_settings=NotificationSettingsService(
@@ -275,7 +277,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         importer=ContractImporter(db, keyring),
         user_importer=UserImporter(db),
         account_search=AccountSearch(db, keyring, clock),
-        account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended]),
+        account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended], also=[end_account_grants]),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

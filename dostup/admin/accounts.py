@@ -10,7 +10,8 @@ of work that reads or changes the account: nothing is shown or changed unrecorde
 * Block: the account's state becomes ``blocked``.  Everything that signs in or checks a session
   already admits only an ``active`` account — password, code, passkey, passcode and social sign-in,
   recovery, the session check on every request, OpenID Connect's userinfo — so the account is shut
-  at once; its sessions are also ended, and the partners told of them (back-channel logout).  The
+  at once; its sessions are also ended, and the partners told of them (back-channel logout), and
+  every partner's grant ends, offline ones too: no refresh token of the account works again.  The
   customer's history gets an event; unblocking gives the account back as it was.
 
 An operator acts on customers only; an administrator also on operators; nobody on themselves or an
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
+from dostup.accounts.deletion import Eraser
 from dostup.accounts.events import record_event
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
@@ -67,11 +69,12 @@ class AccountCard:
 
 class AccountActions:
     def __init__(self, db: Database, clock: Clock, sessions: SessionService,
-                 ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = ()) -> None:
+                 ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = (), also: Sequence[Eraser] = ()) -> None:
         self._db = db
         self._clock = clock
         self._sessions = sessions
-        self._ended = ended
+        self._ended = ended  # told of the sessions a block ended (OpenID Connect back-channel logout)
+        self._also = also  # run in a block's unit of work: the partners' grants end, offline ones too
 
     async def card(self, staff_id: str, account_id: str, reason: str | None, ctx: Context) -> AccountCard:
         why = operator_reason(reason)
@@ -119,6 +122,8 @@ class AccountActions:
                 raise Conflict("operator.already_blocked" if to == "blocked" else "operator.already_active", code="conflict")
             if to == "blocked":  # the state alone already refuses them; ended, they also leave the list of sessions
                 ended = await self._sessions.revoke_all(s, account_id)
+                for end in self._also:
+                    await end(s, account_id, now)
             blocking = to == "blocked"
             record_event(s, kind="account_blocked" if blocking else "account_unblocked", outcome="success", ctx=ctx,
                          now=now, account_id=account_id)

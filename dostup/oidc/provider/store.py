@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.crypto import random_id, sha256_hex
 from dostup.oidc.provider.records import AccessClaims, CodeRecord, Subject, TokenRecord
@@ -230,3 +231,11 @@ class GrantStore:
             await s.execute(update(OidcGrant).where(OidcGrant.account_id == account_id,
                                                     OidcGrant.client_id == client_id,
                                                     OidcGrant.revoked_at.is_(None)).values(revoked_at=now))
+
+
+async def end_account_grants(db: AsyncSession, account_id: str, now: dt.datetime) -> None:
+    """Every grant of the account ends — online and offline (``offline_access``) alike — so no
+    refresh token of it gives a token again, and introspection calls its tokens inactive.  An
+    ``accounts.deletion.Eraser``; the operator's block runs it too (``admin/accounts.py``)."""
+    await db.execute(update(OidcGrant).where(OidcGrant.account_id == account_id, OidcGrant.revoked_at.is_(None))
+                     .values(revoked_at=now))
