@@ -51,12 +51,6 @@ class Preset:
     contracts_kind: str = "contract"
     extras: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def signin_methods(self) -> tuple[str, ...]:
-        """The old name of :attr:`signin_identifiers` (these are identifier kinds, not methods),
-        kept while the sign-in pages and the login flow still read it."""
-        return self.signin_identifiers
-
 
 PRESETS: dict[str, Preset] = {
     "kit": Preset(
