@@ -2,11 +2,11 @@
 ``dostup admin import-users FILE``.
 
 CSV: UTF-8 (a BOM is fine), a header naming the columns (any order, case-insensitive, other columns
-ignored) — at least one of ``phone``, ``email``, ``login``, and any of ``password_hash``,
+ignored) — at least one of ``phone``, ``email``, ``login``, ``snils``, and any of ``password_hash``,
 ``given_name``, ``family_name``, ``middle_name`` — then one customer a line:
 
-- ``phone`` (national or ``+7…``), ``email``, ``login`` — normalised and checked as at registration;
-  a row needs at least one.  They were confirmed by the previous cabinet and are imported confirmed.
+- ``phone`` (national or ``+7…``), ``email``, ``login``, ``snils`` (the gosuslugi cabinet signs in
+  by it) — normalised and checked as at registration; a row needs at least one.  They were confirmed by the previous cabinet and are imported confirmed.
 - ``password_hash`` — as the previous cabinet stored it: argon2 (any parameters), bcrypt, or PBKDF2
   as Django, Werkzeug or passlib write it (``dostup.credentials.legacy_hashes``).  The customer signs
   in with their old password; that sign-in replaces the hash with argon2id at Dostup's parameters.
@@ -37,6 +37,7 @@ from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import ValidationFailed
 from dostup.credentials import legacy_hashes
+from dostup.identity.documents import parse_snils
 from dostup.identity.email import parse_email
 from dostup.identity.login import normalize_login
 from dostup.identity.names import parse_name
@@ -44,7 +45,7 @@ from dostup.identity.phone import parse_phone
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 
-IDENTIFIERS = ("phone", "email", "login")
+IDENTIFIERS = ("phone", "email", "login", "snils")
 NAMES = ("given_name", "family_name", "middle_name")
 COLUMNS = (*IDENTIFIERS, "password_hash", *NAMES)
 BATCH = 500
@@ -81,6 +82,7 @@ _PARSERS: dict[str, Callable[[str], str | None]] = {
     "phone": lambda v: parse_phone(v, "RU").e164,
     "email": parse_email,
     "login": normalize_login,
+    "snils": parse_snils,
     **{name: (lambda v, name=name: parse_name(v, field=name)) for name in NAMES},  # type: ignore[misc]
 }
 
@@ -160,9 +162,8 @@ class UserImporter:
         taken: list[RowError] = []
         async with self._db.write() as s:
             clauses = [getattr(Account, k).in_(v) for k, v in wanted.items() if v]
-            used = {(k, getattr(row, k)) for row in (await s.execute(select(Account.phone, Account.email, Account.login)
-                                                                        .where(or_(*clauses)))).all()
-                    for k in IDENTIFIERS if getattr(row, k)}
+            rows = (await s.execute(select(*(getattr(Account, k) for k in IDENTIFIERS)).where(or_(*clauses)))).all()
+            used = {(k, getattr(row, k)) for row in rows for k in IDENTIFIERS if getattr(row, k)}
             fresh = []
             for r in batch:
                 clash = next((k for k in IDENTIFIERS if (k, r.values[k]) in used), None)
@@ -174,7 +175,7 @@ class UserImporter:
                 id=random_id(), state="active", role="customer", created_at=now, updated_at=now,
                 phone=r.values["phone"], phone_verified_at=now if r.values["phone"] else None,
                 email=r.values["email"], email_verified_at=now if r.values["email"] else None,
-                login=r.values["login"], password_hash=r.values["password_hash"],
+                login=r.values["login"], snils=r.values["snils"], password_hash=r.values["password_hash"],
                 password_changed_at=now if r.values["password_hash"] else None,
                 **{name: r.values[name] for name in NAMES},
             ) for r in fresh)

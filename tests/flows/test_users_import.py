@@ -68,6 +68,9 @@ async def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(services
         "+79120002203,,,,",  # 11: imported without a password (recovery sets one)
         ",,a b!,,",  # 12: not a login
     ]) + "\n")
+    snils = await _import(services, "snils,password_hash\n112-233-445 95,\n11223344595,\n12345678901,\n")
+    assert (snils.created, [(e.line, e.field, e.code) for e in snils.errors]) == (
+        1, [(3, "snils", "duplicate"), (4, "snils", "invalid")])
     assert report.created == 2
     assert [(e.line, e.field, e.code) for e in report.errors] == [
         (3, "phone", "invalid"), (4, "email", "invalid"), (5, "phone", "no_identifier"),

@@ -36,7 +36,7 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "inn.length_*": (("10", "12"),),
     # admin/contracts.py's CSV reader, shared by the contract and the customer import
     **{f"*.import_{what}": (("contracts", "users"),) for what in ("not_utf8", "empty", "header", "malformed", "body", "too_many")},
-    "users.import_*_taken": (("phone", "email", "login"),),  # admin/users_import.py
+    "users.import_*_taken": (("phone", "email", "login", "snils"),),  # admin/users_import.py
     "*.*": None,  # history._name: f"{prefix}.{value}" after catalog.has, else the family's .other
     "*.other": (FAMILIES,),
     "courier.*.*": None,  # outbox.py: checked message by message below

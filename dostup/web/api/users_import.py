@@ -17,6 +17,7 @@ class UserRowIn(_In):
     phone: str | int | None = None
     email: str | None = None
     login: str | int | None = None
+    snils: str | int | None = None
     password_hash: str | None = None
     given_name: str | None = None
     family_name: str | None = None
