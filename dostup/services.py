@@ -16,7 +16,7 @@ from dostup.accounts.companies import erase_companies
 from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
-from dostup.admin.accounts import AccountActions
+from dostup.admin.accounts import AccountActions, end_devices, erase_second_factors
 from dostup.admin.contracts import ContractImporter
 from dostup.admin.search import AccountSearch
 from dostup.admin.users_import import UserImporter
@@ -78,7 +78,7 @@ from dostup.selfservice.registration.variants import get_variant
 from dostup.selfservice.sending import CodeSender
 from dostup.selfservice.settings.contacts import ContactService, erase_settings
 from dostup.selfservice.settings.notifications import NotificationSettingsService
-from dostup.selfservice.settings.password import PasswordChangeService
+from dostup.selfservice.settings.password import PasswordChangeService, account_notifier
 from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.session.csrf import Csrf
@@ -277,7 +277,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         importer=ContractImporter(db, keyring),
         user_importer=UserImporter(db),
         account_search=AccountSearch(db, keyring, clock),
-        account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended], also=[end_account_grants]),
+        account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended], also=[end_account_grants],
+                                       factors=[erase_second_factors, erase_passkeys, end_devices],
+                                       notify=account_notifier(outbox, sms_countries)),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

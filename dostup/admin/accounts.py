@@ -24,7 +24,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.deletion import Eraser
 from dostup.accounts.events import record_event
@@ -33,12 +34,15 @@ from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, Forbidden, NotFound
-from dostup.persistence.db import Database
-from dostup.persistence.models import Account, SecurityEvent, Session
+from dostup.credentials import devices, passkeys, recovery_codes, totp
+from dostup.persistence.db import Adds, Database
+from dostup.persistence.models import Account, Credential, SecurityEvent, Session
 from dostup.persistence.models_admin import OperatorAction
 from dostup.session.service import SessionService
 
 RECENT_EVENTS = 20
+SECOND_FACTORS = (totp.TYPE, recovery_codes.TYPE, passkeys.TYPE)  # credential types a reset removes
+Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 _MAY_ACT_ON = {"operator": ("customer",), "admin": ("customer", "operator")}
 
 
@@ -67,14 +71,38 @@ class AccountCard:
     events: list[EventLine]  # newest first
 
 
+async def _target(s: AsyncSession, staff_id: str, staff_role: str, account_id: str) -> Account:
+    """The account an action is for, if this staff member may act on it."""
+    account = await s.get(Account, account_id)
+    if account is None or account.state == "deleted":
+        raise NotFound("operator.account_not_found")
+    if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+        raise Forbidden("operator.not_allowed", code="not_allowed")
+    return account
+
+
+async def erase_second_factors(s: AsyncSession, account_id: str, now: dt.datetime) -> None:
+    """TOTP and recovery codes (passkeys have their own eraser: their identifiers go first)."""
+    await s.execute(delete(Credential).where(Credential.account_id == account_id,
+                                             Credential.type.in_((totp.TYPE, recovery_codes.TYPE))))
+
+
+async def end_devices(s: AsyncSession, account_id: str, now: dt.datetime) -> None:
+    """The passcode («Код для входа») bindings of every device."""
+    await devices.revoke(s, account_id, now)
+
+
 class AccountActions:
-    def __init__(self, db: Database, clock: Clock, sessions: SessionService,
-                 ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = (), also: Sequence[Eraser] = ()) -> None:
+    def __init__(self, db: Database, clock: Clock, sessions: SessionService, *,
+                 ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = (), also: Sequence[Eraser] = (),
+                 factors: Sequence[Eraser] = (), notify: Notice | None = None) -> None:
         self._db = db
         self._clock = clock
         self._sessions = sessions
         self._ended = ended  # told of the sessions a block ended (OpenID Connect back-channel logout)
         self._also = also  # run in a block's unit of work: the partners' grants end, offline ones too
+        self._factors = factors  # a second-factor reset's erasers: passkeys (their identifiers first), devices
+        self._notify = notify  # a notice to the customer's confirmed phone or email
 
     async def card(self, staff_id: str, account_id: str, reason: str | None, ctx: Context) -> AccountCard:
         why = operator_reason(reason)
@@ -111,11 +139,7 @@ class AccountActions:
         source = "active" if to == "blocked" else "blocked"
         ended: list[str] = []
         async with self._db.write() as s:
-            account = await s.get(Account, account_id)
-            if account is None or account.state == "deleted":
-                raise NotFound("operator.account_not_found")
-            if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
-                raise Forbidden("operator.not_allowed", code="not_allowed")
+            await _target(s, staff_id, staff_role, account_id)
             changed = await s.execute(update(Account).where(Account.id == account_id, Account.state == source)
                                       .values(state=to, updated_at=now))
             if not changed.rowcount:  # type: ignore[attr-defined]
@@ -128,6 +152,29 @@ class AccountActions:
             record_event(s, kind="account_blocked" if blocking else "account_unblocked", outcome="success", ctx=ctx,
                          now=now, account_id=account_id)
             s.add(self._audit(staff_id, "block" if blocking else "unblock", why, ctx, now, account_id))
+        for tell in self._ended if ended else ():
+            await tell(ended)
+
+    async def reset_second_factor(self, staff_id: str, staff_role: str, account_id: str, reason: str | None,
+                                  ctx: Context) -> None:
+        """The customer lost the phone with their app, recovery codes and passkeys (recovery never
+        bypasses a second factor): TOTP, recovery codes, passkeys and passcode devices go, every
+        session ends, and the customer is told.  They sign in with the password and enrol again."""
+        why = operator_reason(reason)
+        now = self._clock.now()
+        async with self._db.write() as s:
+            account = await _target(s, staff_id, staff_role, account_id)
+            held = (await s.execute(select(Credential.type).where(Credential.account_id == account_id,
+                                                                  Credential.type.in_(SECOND_FACTORS)))).first()
+            if held is None:
+                raise Conflict("operator.no_second_factor")
+            for erase in self._factors:
+                await erase(s, account_id, now)
+            ended = await self._sessions.revoke_all(s, account_id)
+            record_event(s, kind="second_factor_reset", outcome="success", ctx=ctx, now=now, account_id=account_id)
+            s.add(self._audit(staff_id, "reset_second_factor", why, ctx, now, account_id))
+            if self._notify is not None:
+                self._notify(s, account, "second_factor_reset", ctx, now)
         for tell in self._ended if ended else ():
             await tell(ended)
 

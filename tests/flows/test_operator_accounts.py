@@ -126,3 +126,35 @@ async def test_staff_signed_in_with_a_password_alone_are_refused(client_factory,
             assert r.status_code == 403 and r.json()["error"]["code"] == "second_factor_required", (role, url, r.text)
     assert await _state(services, made.id) == "active"
     assert await _audit(services) == []
+
+
+async def test_support_removes_a_lost_second_factor_and_the_customer_is_told(client_factory, services):
+    from dostup.persistence.models import Credential, OutboxMessage
+    from tests.factories import staff_bearer
+    from tests.flows.helpers import phone_e164
+
+    staff = client_factory()
+    headers = await _staff(staff, services, 391, "operator")
+    customer = client_factory()
+    bearer = await staff_bearer(customer, services, 392, "customer")  # a customer with TOTP, signed in with it
+    async with services.db.read() as s:
+        account_id = (await s.execute(select(Account.id).where(Account.phone == phone_e164(392)))).scalar_one()
+    url = f"{BASE}/{account_id}/second-factor/reset"
+    assert (await staff.post(url, json={"reason": ""}, headers=headers)).status_code == 422
+    r = await staff.post(url, json={"reason": "Обращение 9001: утерян телефон, личность проверена в офисе"},
+                         headers=headers)
+    assert r.status_code == 204, r.text
+    assert (await customer.get("/api/v1/whoami", headers=bearer)).status_code == 401  # every session ended
+    async with services.db.read() as s:
+        kinds = set((await s.execute(select(Credential.type).where(Credential.account_id == account_id))).scalars())
+        notice = (await s.execute(select(OutboxMessage).where(OutboxMessage.kind == "second_factor_reset"))).scalar_one()
+    assert not kinds & {"totp", "recovery_code", "passkey"}
+    assert notice.to == phone_e164(392) and "служба поддержки" in notice.body
+    signed = await customer.post("/api/v1/login", json={"method": "phone", "phone": phone_e164(392), "password": PASSWORD})
+    assert signed.status_code == 200 and signed.json()["session"]["aal"] == 1  # the password alone, as before TOTP
+    again = await staff.post(url, json={"reason": REASON}, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["message"] == "У этой учётной записи нет второго фактора"
+    assert [a.action for a in await _audit(services)] == ["reset_second_factor"]
+    async with services.db.read() as s:
+        events = set((await s.execute(select(SecurityEvent.kind).where(SecurityEvent.account_id == account_id))).scalars())
+    assert "second_factor_reset" in events

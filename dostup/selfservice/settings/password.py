@@ -7,6 +7,7 @@ every other session ends, and the user is told by SMS or email.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from dostup.courier.outbox import Outbox
 from dostup.credentials import devices
 from dostup.credentials.password import PasswordHasher, PasswordPolicy
 from dostup.identity import repository as accounts
-from dostup.persistence.db import Database
+from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Account, Flow, OneTimeCode
 from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.recovery.flow import DONE, SIGNED_IN
@@ -55,6 +56,22 @@ def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[
     if account.email and account.email_verified_at:
         return "email", account.email
     return None
+
+
+def account_notifier(outbox: Outbox, sms_countries: Sequence[str]) -> AccountNotice:
+    """A notice of ``kind`` to the account's confirmed phone (or email), written in the caller's unit
+    of work — for use-cases outside these flows (the operator console's)."""
+
+    def notify(batch: Adds, account: Account, kind: str, ctx: Context, now: dt.datetime) -> None:
+        dest = notice_destination(account, sms_countries)
+        if dest:
+            outbox.enqueue(batch, kind=kind, channel=dest[0], to=dest[1], now=now, locale=account.locale or ctx.locale,
+                           account_id=account.id)
+
+    return notify
+
+
+AccountNotice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 
 
 class PasswordChangeService:

@@ -67,3 +67,12 @@ async def unblock_account(account_id: str, body: ReasonIn, ctx: ApiContext, serv
     """Give a blocked account back as it was (its owner signs in again)."""
     await services.account_actions.unblock(staff.account_id, staff.role, account_id, body.reason, ctx)
     return Response(status_code=204)
+
+
+@router.post("/accounts/{account_id}/second-factor/reset", status_code=204, responses=errors(404, 409))
+async def reset_second_factor(account_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                              staff: OperatorDep) -> Response:
+    """The customer lost their second factor: TOTP, recovery codes, passkeys and passcode devices are
+    removed, every session ends, and the customer is told by SMS or email (409 when there is none)."""
+    await services.account_actions.reset_second_factor(staff.account_id, staff.role, account_id, body.reason, ctx)
+    return Response(status_code=204)
