@@ -5,8 +5,8 @@ Every call names its reason, and is written to the audit trail (``operator_actio
 of work that reads or changes the account: nothing is shown or changed unrecorded.
 
 * The card: what support needs to help a customer — identifiers, names, state, the confirmed
-  contacts, how many sessions are live, and the latest security events (the customer's own
-  «История действий»).
+  contacts, how many sessions are live, the companies and linked contracts (cards masked), and the
+  latest security events (the customer's own «История действий»).
 * Block: the account's state becomes ``blocked``.  Everything that signs in or checks a session
   already admits only an ``active`` account — password, code, passkey, passcode and social sign-in,
   recovery, the session check on every request, OpenID Connect's userinfo — so the account is shut
@@ -38,6 +38,8 @@ from dostup.credentials import devices, passkeys, recovery_codes, totp
 from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Account, Credential, SecurityEvent, Session
 from dostup.persistence.models_admin import OperatorAction
+from dostup.persistence.models_companies import Company
+from dostup.persistence.models_contracts import ContractLink
 from dostup.session.service import SessionService
 
 RECENT_EVENTS = 20
@@ -51,6 +53,21 @@ class EventLine:
     kind: str
     outcome: str
     created_at: UtcTime
+
+
+@dataclass(frozen=True)
+class CompanyLine:
+    kind: str  # legal, entrepreneur or individual
+    name: str
+    inn: str | None
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class ContractLine:
+    kind: str  # contract or card
+    number: str  # as the cabinet shows it (a card masked)
+    linked_at: UtcTime
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,8 @@ class AccountCard:
     middle_name: str | None
     created_at: UtcTime
     live_sessions: int
+    companies: list[CompanyLine]
+    contracts: list[ContractLine]
     events: list[EventLine]  # newest first
 
 
@@ -117,6 +136,11 @@ class AccountActions:
                 select(SecurityEvent.kind, SecurityEvent.outcome, SecurityEvent.created_at)
                 .where(SecurityEvent.account_id == account_id)
                 .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc()).limit(RECENT_EVENTS))).all()
+            companies = (await s.execute(select(Company.kind, Company.name, Company.inn, Company.confirmed_at)
+                                         .where(Company.account_id == account_id).order_by(Company.created_at))).all()
+            contracts = (await s.execute(select(ContractLink.kind, ContractLink.display, ContractLink.created_at)
+                                         .where(ContractLink.account_id == account_id)
+                                         .order_by(ContractLink.created_at))).all()
             s.add(self._audit(staff_id, "view", why, ctx, now, account_id))
         return AccountCard(
             id=account.id, state=account.state, role=account.role, phone=account.phone,
@@ -124,6 +148,9 @@ class AccountActions:
             email_confirmed=account.email_verified_at is not None, login=account.login,
             family_name=account.family_name, given_name=account.given_name, middle_name=account.middle_name,
             created_at=account.created_at, live_sessions=live,
+            companies=[CompanyLine(kind=c.kind, name=c.name, inn=c.inn, confirmed=c.confirmed_at is not None)
+                       for c in companies],
+            contracts=[ContractLine(kind=c.kind, number=c.display, linked_at=c.created_at) for c in contracts],
             events=[EventLine(kind=e.kind, outcome=e.outcome, created_at=e.created_at) for e in events])
 
     async def block(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:

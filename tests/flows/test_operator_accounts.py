@@ -35,6 +35,7 @@ async def test_a_blocked_customer_is_shut_out_at_once_and_unblocking_gives_the_a
     body = card.json()
     assert (body["state"], body["phone"], body["phone_confirmed"], body["live_sessions"]) == ("active", made.phone, True, 2)
     assert body["events"][0]["kind"] == "login" and body["events"][0]["outcome"] == "success"
+    assert (body["companies"], body["contracts"]) == ([], [])
 
     r = await staff.post(f"{BASE}/{made.id}/block", json={"reason": REASON}, headers=headers)
     assert r.status_code == 204, r.text
@@ -158,3 +159,16 @@ async def test_support_removes_a_lost_second_factor_and_the_customer_is_told(cli
     async with services.db.read() as s:
         events = set((await s.execute(select(SecurityEvent.kind).where(SecurityEvent.account_id == account_id))).scalars())
     assert "second_factor_reset" in events
+
+
+async def test_the_card_lists_the_companies_and_contracts_cards_masked(client_factory, services):
+    from tests.flows.test_operator_search import CARD, CONTRACT, INN, _customer
+
+    staff = client_factory()
+    headers = await _staff(staff, services, 395, "operator")
+    account_id = await _customer(services)
+    card = (await staff.post(f"{BASE}/{account_id}/card", json={"reason": REASON}, headers=headers)).json()
+    assert card["companies"] == [{"kind": "legal", "name": "ООО «Ромашка»", "inn": INN, "confirmed": True}]
+    assert sorted((c["kind"], c["number"]) for c in card["contracts"]) == [("card", "4276 **** **** 5679"),
+                                                                          ("contract", CONTRACT)]
+    assert CARD not in str(card)
