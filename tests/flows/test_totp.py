@@ -12,7 +12,9 @@ import re
 from typing import Any
 
 import pyotp
+from sqlalchemy import func, select, update
 
+from dostup.persistence.models import Account, Session
 from tests.flows.settings_support import account, events, make_user
 from tests.flows.test_second_factor import TwoStep
 from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result
@@ -240,3 +242,21 @@ async def test_confirming_the_enrolment_draws_no_qr_code(client_factory, service
     assert len(drawn) == 1
     assert (await me.confirm(flow, code_at(secret, clock.now()))).ok
     assert len(drawn) == 1
+
+
+async def test_an_account_blocked_after_its_password_gets_no_session_from_the_second_step(surface, services, clock):
+    """Only an active account signs in: a flow that waited for its second step while support
+    blocked the account is refused with a right code, and nothing is written (no session, no
+    success event, the code not spent)."""
+    me, phone, secret = await _with_totp(surface, services, clock, 504)
+    acc = await account(services, phone)
+    flow = (await me.login(phone)).data["flow_id"]
+    async with services.db.write() as s:
+        await s.execute(update(Account).where(Account.id == acc.id).values(state="blocked"))
+    refused = await me.second(flow, code_at(secret, clock.now()), "totp")
+    assert not refused.ok and refused.status == 404, refused
+    async with services.db.read() as s:
+        sessions = (await s.execute(select(func.count()).select_from(Session)
+                                    .where(Session.account_id == acc.id, Session.revoked_at.is_(None)))).scalar_one()
+    assert sessions == 0
+    assert [e for e in await events(services, acc.id, "login") if e.outcome == "success" and "second_factor" in e.detail] == []

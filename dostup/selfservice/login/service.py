@@ -326,7 +326,7 @@ class LoginService:
             if counters is not None:
                 throttle.succeeded_in(counters, attempt)
             account = added.account or accounts.summary_in(raw, account_id)
-            if account is None:
+            if account is None or account.state != "active":  # blocked (or gone) since its first step
                 raise NotFound("flow.not_found")
             login = LoginData.from_json(data)
             # One success event for the sign-in: its ``second_factor`` and ``amr`` say how it was made.
