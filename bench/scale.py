@@ -24,7 +24,9 @@ database round by round on each target:
 
 * the operator search (``POST /api/v1/admin/accounts/search``, ``-c32``, the seeded operator's
   bearer token): by phone, email, login, SNILS, INN, contract and card number in turn, over 1,000
-  spread accounts (each search also writes its audit row).
+  spread accounts (each search also writes its audit row);
+* whoami at the big size against a bare FastAPI endpoint (``bench/bare_app.py``, ``GET /ping``), the same
+  wrk shape, alternating (issue 13 §0: "whoami ≥ 1.0× a bare FastAPI endpoint, also at 10⁶ accounts").
 
 It reports, per target, the median of per-round ratios big/small of throughput and of p99, and the
 CPU per request (server + PostgreSQL backends + wrk).  Goal: throughput and p99 within 10 %.
@@ -212,6 +214,31 @@ class Scale:
         self.rows.append(row)
         self.log(f"==> {backend} {target}: throughput x{tput:.2f}, p99 x{p99:.2f}, CPU/request x{cpu:.2f}, failed {failed}")
 
+    def against_bare(self, backend: str, big: R.Server, n_big: int, tokens: Path) -> None:
+        """Issue 13 §0: whoami at 10^6 against a bare FastAPI endpoint (``bench/bare_app.py``), the same
+        wrk shape, alternating rounds; goal: at least as many requests per second."""
+        self.log(f"\n### {backend} whoami at {n_big:,} accounts against bare FastAPI (GET /ping), wrk -t1 -c32")
+        bare = R.start_bare(self.tmp)
+        try:
+            R.wrk(bare.base + "/ping", seconds=1, **R.WHOAMI_WRK)
+            ratios, rates = [], []
+            for i in range(self.args.rounds):
+                b = R.wrk(bare.base + "/ping", seconds=self.args.seconds, **R.WHOAMI_WRK)
+                w = R.wrk(big.base + "/api/v1/whoami", seconds=self.args.seconds, tokens=tokens, **R.WHOAMI_WRK)
+                ratios.append(w.rps / max(b.rps, 1e-9))
+                rates.append((b.rps, w.rps))
+                self.log(f"   round {i + 1}: bare {b.rps:8.1f}/s   whoami {w.rps:8.1f}/s   ratio {ratios[-1]:.2f}"
+                         f"   failed {b.failed + w.failed}")
+        finally:
+            R.stop(bare.proc)
+        ratio = statistics.median(ratios)
+        ok = ratio >= 1.0
+        self.passed &= ok
+        self.rows.append(f"| {backend} | whoami at 10^6 / bare FastAPI | bare {statistics.median(r[0] for r in rates):,.1f}/s "
+                         f"| whoami {statistics.median(r[1] for r in rates):,.1f}/s | **{ratio:.2f}** "
+                         f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}) | – | – | – | {'PASS' if ok else 'FAIL'} |")
+        self.log(f"==> {backend} whoami at {n_big:,} / bare FastAPI: x{ratio:.2f}")
+
     def backend(self, backend: str) -> None:
         args = self.args
         self.log(f"\n## {backend}: {args.small:,} vs {args.big:,} accounts")
@@ -244,6 +271,9 @@ class Scale:
                 self.compare(backend, target, pair, lambda srv, _n, p=path: R.wrk(
                     srv.base + p, seconds=d, tokens=tokens[srv.name], server=srv, db_pids=db_pids(srv),
                     **R.WHOAMI_WRK))
+
+            if self.wanted("bare"):
+                self.against_bare(backend, pair.big, args.big, tokens[pair.big.name])
 
             self.log(f"\n### {backend} sign-in (POST /api/v1/login, wrk -t1 -c50 -d{d + 2}s, 1,000 spread accounts)")
 
@@ -358,7 +388,7 @@ def main() -> int:
     r.add_argument("--post-bodies", type=int, default=400, help="registration / recovery bodies per run")
     r.add_argument("--targets", nargs="*", default=[],
                    help="only these targets (by the start of their name: whoami, security, notification, sign-in, "
-                        "registration, recovery, operator search); all by default")
+                        "registration, recovery, operator search, bare: whoami at 10^6 against bare FastAPI); all by default")
     r.add_argument("--env", nargs="*", default=[], metavar="DOSTUP_X=V", help="settings for both servers")
     r.add_argument("--out", type=Path)
     args = ap.parse_args()
