@@ -35,6 +35,7 @@ from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, Forbidden, NotFound
 from dostup.credentials import devices, passkeys, recovery_codes, totp
+from dostup.identity.repository import BLOCKED
 from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Account, Credential, SecurityEvent, Session
 from dostup.persistence.models_admin import OperatorAction
@@ -154,7 +155,7 @@ class AccountActions:
             events=[EventLine(kind=e.kind, outcome=e.outcome, created_at=e.created_at) for e in events])
 
     async def block(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:
-        await self._set_state(staff_id, staff_role, account_id, reason, ctx, to="blocked")
+        await self._set_state(staff_id, staff_role, account_id, reason, ctx, to=BLOCKED)
 
     async def unblock(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:
         await self._set_state(staff_id, staff_role, account_id, reason, ctx, to="active")
@@ -163,19 +164,19 @@ class AccountActions:
                          to: str) -> None:
         why = operator_reason(reason)
         now = self._clock.now()
-        source = "active" if to == "blocked" else "blocked"
+        source = "active" if to == BLOCKED else BLOCKED
         ended: list[str] = []
         async with self._db.write() as s:
             await _target(s, staff_id, staff_role, account_id)
             changed = await s.execute(update(Account).where(Account.id == account_id, Account.state == source)
                                       .values(state=to, updated_at=now))
             if not changed.rowcount:  # type: ignore[attr-defined]
-                raise Conflict("operator.already_blocked" if to == "blocked" else "operator.already_active", code="conflict")
-            if to == "blocked":  # the state alone already refuses them; ended, they also leave the list of sessions
+                raise Conflict("operator.already_blocked" if to == BLOCKED else "operator.already_active", code="conflict")
+            if to == BLOCKED:  # the state alone already refuses them; ended, they also leave the list of sessions
                 ended = await self._sessions.revoke_all(s, account_id)
                 for end in self._also:
                     await end(s, account_id, now)
-            blocking = to == "blocked"
+            blocking = to == BLOCKED
             record_event(s, kind="account_blocked" if blocking else "account_unblocked", outcome="success", ctx=ctx,
                          now=now, account_id=account_id)
             s.add(self._audit(staff_id, "block" if blocking else "unblock", why, ctx, now, account_id))

@@ -50,6 +50,9 @@ async def identifier_taken(db: AsyncSession, *, phone: str | None = None, email:
     return bool(email and await by_email(db, email))
 
 
+BLOCKED = "blocked"  # an account's state while support has it blocked (dostup.admin.accounts); else "active" or "deleted"
+
+
 def new_account(now: dt.datetime, **fields: object) -> Account:
     values: dict[str, object] = {"state": "active", "role": "customer", **fields}
     return Account(id=random_id(), created_at=now, updated_at=now, **values)

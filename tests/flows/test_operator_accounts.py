@@ -43,7 +43,11 @@ async def test_a_blocked_customer_is_shut_out_at_once_and_unblocking_gives_the_a
     assert (await api.client.get("/api/v1/whoami", headers=bearer)).status_code == 401  # the session is dead now
     assert (await page.client.get("/cabinet")).status_code in (302, 303)
     for surface in (ApiSurface(client_factory()), UiSurface(client_factory())):
-        assert not (await surface.login(method="phone", phone=made.phone, password=PASSWORD)).ok
+        wrong = await surface.login(method="phone", phone=made.phone, password="Wrong-Password-1")
+        assert not wrong.ok and "заблокирована" not in wrong.message  # no oracle without the password
+        right = await surface.login(method="phone", phone=made.phone, password=PASSWORD)
+        assert not right.ok and right.message == "Учётная запись заблокирована. Обратитесь в службу поддержки"
+        assert right.status == 403, right.status
     again = await staff.post(f"{BASE}/{made.id}/block", json={"reason": REASON}, headers=headers)
     assert again.status_code == 409 and again.json()["error"]["message"] == "Учётная запись уже заблокирована"
     blocked_card = (await staff.post(f"{BASE}/{made.id}/card", json={"reason": REASON}, headers=headers)).json()

@@ -32,6 +32,7 @@ from dostup.core.context import Context
 from dostup.core.errors import (
     AuthenticationFailed,
     DostupError,
+    Forbidden,
     NotFound,
     RateLimited,
     StepNotAllowed,
@@ -45,7 +46,7 @@ from dostup.guards.store import UnitCounters
 from dostup.guards.throttle import Attempt, Throttle
 from dostup.identity import repository as accounts
 from dostup.identity.documents import mask_card
-from dostup.identity.repository import AccountSummary
+from dostup.identity.repository import BLOCKED, AccountSummary
 from dostup.persistence.db import Adds, Database, Raw
 from dostup.persistence.models import Account, Flow
 from dostup.selfservice import flows
@@ -166,7 +167,9 @@ class LoginService:
         await self._throttle.check_captcha(attempt, inp.captcha, "login", ctx.ip,
                                            always=kind in self._captcha_always_on)
         account = await self.finders[kind].find(value)
-        live = account if account is not None and account.state == "active" else None
+        # A blocked account's password is checked like any other (the same time and the same
+        # counters); only the right one learns that support blocked the account.
+        live = account if account is not None and account.state in ("active", BLOCKED) else None
 
         verdict: Verdict | None = None
         for method in self._first:
@@ -178,6 +181,11 @@ class LoginService:
         if verdict is None or locked or live is None:
             await self._failed(attempt, account, kind, value, ctx, locked)
             raise AuthenticationFailed(INVALID_MESSAGE[kind])
+        if live.state == BLOCKED:
+            async with self._db.write() as s:
+                record_event(s, kind="login", outcome="blocked", ctx=ctx, now=self._clock.now(), account_id=live.id,
+                             method=kind)
+            raise Forbidden("login.account_blocked", code="account_blocked")
         await self._throttle.succeeded(attempt)
         if verdict.new_password_hash:  # a hash with old parameters is replaced (SECURITY.md)
             async with self._db.write() as s:
