@@ -88,6 +88,14 @@ class ImportReport:
         return self.created + self.updated
 
 
+async def record_import(db: Database, kind: str, report: ImportReport, ctx: Context, now: dt.datetime,
+                        account_id: str | None) -> None:
+    """An import over the API, in the administrator's security history: how many rows, how many errors."""
+    async with db.write() as s:
+        record_event(s, kind=kind, outcome="success" if not report.errors else "partial", ctx=ctx, now=now,
+                     account_id=account_id, count=report.imported, errors=len(report.errors))
+
+
 class BadFile(ValidationFailed):
     """The file as a whole cannot be read (not UTF-8, no header, required columns missing)."""
 
@@ -216,10 +224,7 @@ class ContractImporter:
             report.created += created
             report.updated += updated
         if ctx is not None:
-            async with self._db.write() as s:
-                record_event(s, kind="contracts_imported", outcome="success" if not report.errors else "partial",
-                             ctx=ctx, now=now, account_id=account_id, count=report.imported,
-                             errors=len(report.errors))
+            await record_import(self._db, "contracts_imported", report, ctx, now, account_id)
         return report
 
     async def _upsert(self, batch: list[_Valid], now: dt.datetime) -> tuple[int, int]:

@@ -31,8 +31,7 @@ from argon2.exceptions import InvalidHashError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from dostup.accounts.events import record_event
-from dostup.admin.contracts import MAX_CELL, ImportReport, RowError, read_table
+from dostup.admin.contracts import MAX_CELL, ImportReport, RowError, read_table, record_import
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import ValidationFailed
@@ -139,10 +138,7 @@ class UserImporter:
             await asyncio.sleep(0)  # sign-ins served between two batches
         report.errors.sort(key=lambda e: e.line)
         if ctx is not None:
-            async with self._db.write() as s:
-                record_event(s, kind="users_imported", outcome="success" if not report.errors else "partial",
-                             ctx=ctx, now=now, account_id=account_id, count=report.created,
-                             errors=len(report.errors))
+            await record_import(self._db, "users_imported", report, ctx, now, account_id)
         return report
 
     async def _batch(self, batch: list[_Valid], now: dt.datetime, report: ImportReport) -> None:
