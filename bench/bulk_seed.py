@@ -114,7 +114,7 @@ class Plan:
     def rows(self) -> int:
         a = self.accounts
         per = 1 + self.sessions_per_account + self.events_per_account + self.notifications_per_account
-        return a * per + int(a * 5.25)  # the smaller tables and rows without an account
+        return a * per + int(a * 5.35)  # the smaller tables and rows without an account
 
 
 class Progress:
@@ -346,6 +346,9 @@ def generated(plan: Plan, d: Dialect, now: dt.datetime) -> list[tuple[str, int, 
             "to": f"'+7902' || {d.pad7('x')}", "subject": "''", "body": "'Код'", "locale": "'ru'", "status": "'sent'",
             "attempts": "1", "next_attempt_at": d.time(spread.format(p=1)), "created_at": d.time(spread.format(p=1)),
             "sent_at": d.time(spread.format(p=1))}),
+        ("operator_actions", n_acc // 10, {  # the operator's audit trail: a search for every 10 customers
+            "id": d.rid("q", "x"), "operator_id": d.rid("a", str(OPERATOR)), "action": "'search'",
+            "reason": "'bench'", "ip": ip, "detail": "'{\"by\": \"phone\"}'", "created_at": d.time(spread.format(p=1))}),
     ]
 
 

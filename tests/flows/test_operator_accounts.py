@@ -176,3 +176,35 @@ async def test_the_card_lists_the_companies_and_contracts_cards_masked(client_fa
     assert sorted((c["kind"], c["number"]) for c in card["contracts"]) == [("card", "4276 **** **** 5679"),
                                                                           ("contract", CONTRACT)]
     assert CARD not in str(card)
+
+
+async def test_an_administrator_reads_an_operators_trail_newest_first_by_pages(client_factory, services):
+    import datetime as dt
+
+    from dostup.core.crypto import random_id
+    from dostup.persistence.models_admin import OperatorAction
+    from tests.flows.helpers import phone_e164
+
+    operator, admin = client_factory(), client_factory()
+    op_headers = await _staff(operator, services, 396, "operator")
+    admin_headers = await _staff(admin, services, 397, "admin")
+    made = await make_account(services, 398)
+    assert (await operator.post(f"{BASE}/{made.id}/block", json={"reason": REASON}, headers=op_headers)).status_code == 204
+    async with services.db.read() as s:
+        op_id = (await s.execute(select(Account.id).where(Account.phone == phone_e164(396)))).scalar_one()
+    start = services.clock.now() - dt.timedelta(days=1)
+    async with services.db.write() as s:
+        s.add_all(OperatorAction(id=random_id(), operator_id=op_id, action="search", reason=f"Обращение {i}", ip="10.0.0.1",
+                                 detail={"by": "phone"}, created_at=start + dt.timedelta(minutes=i)) for i in range(55))
+    url = "/api/v1/admin/operator-actions"
+    first = await admin.get(url, params={"operator_id": op_id}, headers=admin_headers)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert len(page["items"]) == 50 and page["items"][0]["action"] == "block" and page["items"][0]["reason"] == REASON
+    assert page["items"][1]["reason"] == "Обращение 54"
+    rest = (await admin.get(url, params={"operator_id": op_id, "before": page["next"]}, headers=admin_headers)).json()
+    assert [i["reason"] for i in rest["items"]] == [f"Обращение {i}" for i in range(5, -1, -1)] and rest["next"] is None
+    for params in ({}, {"operator_id": "../x"}, {"operator_id": op_id, "before": "garbage!"}):
+        r = await admin.get(url, params=params, headers=admin_headers)
+        assert r.status_code == 422, (params, r.text)
+    assert (await operator.get(url, params={"operator_id": op_id}, headers=op_headers)).status_code == 403

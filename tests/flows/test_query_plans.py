@@ -28,6 +28,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bench import bulk_seed as seed
+from dostup.accounts.history import encode_cursor
+from dostup.admin.audit import operator_actions
 from dostup.admin.search import SearchInput
 from dostup.core.context import Context
 from dostup.core.crypto import Keyring
@@ -133,6 +135,13 @@ async def _scenario(services: Any, client_factory: Any) -> None:
                       ("card", seed.card_number(40))):
         found = await services.account_search.find(seed.rid("a", 1), SearchInput(by, value, "plan check"), Context())
         assert [a.id for a in found] == [seed.rid("a", 40)], by
+    # the operator console: an account's card, block and unblock, and an operator's audit trail by pages
+    actions, op = services.account_actions, seed.rid("a", 1)
+    assert (await actions.card(op, seed.rid("a", 41), "plan check", Context())).id == seed.rid("a", 41)
+    await actions.block(op, "operator", seed.rid("a", 41), "plan check", Context())
+    await actions.unblock(op, "operator", seed.rid("a", 41), "plan check", Context())
+    trail = await operator_actions(services.db, op, None)
+    await operator_actions(services.db, op, encode_cursor(trail.items[0].created_at, trail.items[0].id))
 
     # OIDC: codes, tokens, grants, consents
     store, now = GrantStore(services.db), services.clock.now()

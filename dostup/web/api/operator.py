@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from pydantic.dataclasses import dataclass
 
 from dostup.admin.accounts import AccountCard
+from dostup.admin.audit import ActionsPage, operator_actions
 from dostup.admin.search import FoundAccount, SearchInput
-from dostup.web.api.admin import OperatorDep
+from dostup.web.api.admin import AdminDep, OperatorDep
 from dostup.web.api.schemas import errors
 from dostup.web.deps import ApiContext, ServicesDep
 
@@ -76,3 +77,11 @@ async def reset_second_factor(account_id: str, body: ReasonIn, ctx: ApiContext, 
     removed, every session ends, and the customer is told by SMS or email (409 when there is none)."""
     await services.account_actions.reset_second_factor(staff.account_id, staff.role, account_id, body.reason, ctx)
     return Response(status_code=204)
+
+
+@router.get("/operator-actions")
+async def list_operator_actions(services: ServicesDep, admin: AdminDep, operator_id: str = "",
+                                before: str | None = None) -> ActionsPage:
+    """The audit trail of one operator (or administrator), newest first, 50 a page; ``next`` is the
+    ``before`` of the older page.  Administrators only."""
+    return await operator_actions(services.db, operator_id, before)

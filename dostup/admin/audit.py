@@ -1,0 +1,50 @@
+"""Reading the operators' audit trail (SPEC §4.14: «every operator action is audit-logged with who,
+when, why»): what one operator did, newest first, a page at a time by keyset (the trail's
+``(operator_id, created_at)`` index; a cursor from :func:`dostup.accounts.history.encode_cursor`).
+Only an administrator reads it; reading it is not itself recorded (it shows no customer's data
+beyond the ids and the masked values the trail keeps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import literal, select, tuple_
+
+from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.core.clock import UtcTime
+from dostup.core.errors import ValidationFailed
+from dostup.persistence.db import Database
+from dostup.persistence.models_admin import OperatorAction
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    id: str
+    action: str  # search, view, block, unblock, reset_second_factor
+    reason: str
+    ip: str | None
+    detail: dict[str, object]
+    created_at: UtcTime
+
+
+@dataclass(frozen=True)
+class ActionsPage:
+    items: list[ActionLine]
+    next: str | None  # the cursor of the older page, None at the end
+
+
+async def operator_actions(db: Database, operator_id: str | None, before: str | None) -> ActionsPage:
+    if not operator_id or len(operator_id) > 32 or not operator_id.isalnum():
+        raise ValidationFailed("operator.actions_operator", field="operator_id")
+    a = OperatorAction
+    rows = select(a.id, a.action, a.reason, a.ip, a.detail, a.created_at).where(a.operator_id == operator_id)
+    if before:
+        cursor = decode_cursor(before, field="before")
+        rows = rows.where(tuple_(a.created_at, a.id) < tuple_(literal(cursor.created_at), literal(cursor.id)))
+    async with db.read() as s:
+        found = (await s.execute(rows.order_by(a.created_at.desc(), a.id.desc()).limit(PER_PAGE + 1))).all()
+    items = [ActionLine(r.id, r.action, r.reason, r.ip, dict(r.detail or {}), r.created_at) for r in found[:PER_PAGE]]
+    last = found[PER_PAGE - 1] if len(found) > PER_PAGE else None
+    return ActionsPage(items, encode_cursor(last.created_at, last.id) if last else None)
