@@ -279,7 +279,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         account_search=AccountSearch(db, keyring, clock),
         account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended], also=[end_account_grants],
                                        factors=[erase_second_factors, erase_passkeys, end_devices],
-                                       notify=account_notifier(outbox, sms_countries)),
+                                       notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

@@ -115,7 +115,8 @@ async def end_devices(s: AsyncSession, account_id: str, now: dt.datetime) -> Non
 class AccountActions:
     def __init__(self, db: Database, clock: Clock, sessions: SessionService, *,
                  ended: Sequence[Callable[[Sequence[str]], Awaitable[None]]] = (), also: Sequence[Eraser] = (),
-                 factors: Sequence[Eraser] = (), notify: Notice | None = None) -> None:
+                 factors: Sequence[Eraser] = (), notify: Notice | None = None,
+                 wake_courier: Callable[[], None] = lambda: None) -> None:
         self._db = db
         self._clock = clock
         self._sessions = sessions
@@ -123,6 +124,7 @@ class AccountActions:
         self._also = also  # run in a block's unit of work: the partners' grants end, offline ones too
         self._factors = factors  # a second-factor reset's erasers: passkeys (their identifiers first), devices
         self._notify = notify  # a notice to the customer's confirmed phone or email
+        self._wake_courier = wake_courier  # the notice goes out now, not at the courier's next poll
 
     async def card(self, staff_id: str, account_id: str, reason: str | None, ctx: Context) -> AccountCard:
         why = operator_reason(reason)
@@ -203,6 +205,7 @@ class AccountActions:
             s.add(self._audit(staff_id, "reset_second_factor", why, ctx, now, account_id))
             if self._notify is not None:
                 self._notify(s, account, "second_factor_reset", ctx, now)
+        self._wake_courier()
         for tell in self._ended if ended else ():
             await tell(ended)
 
