@@ -54,3 +54,21 @@ async def test_deleting_an_account_ends_its_partners_offline_grants(
     refused = await _refresh(http, rp, tokens["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert not await _introspect(http, rp, tokens["access_token"])
+
+
+async def test_a_refresh_token_gives_nothing_while_its_account_is_not_active_even_with_its_grant_alive(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
+    """Defence in depth: the refresh grant reads the account's state itself, so an account closed by a
+    path that did not end its grants (a database restore, a direct change) gets no token either."""
+    rp = await add_client(services)
+    http = client_factory()
+    tokens = await tokens_for(services, http, await signed_in_browser(client_factory(), services), rp, **OFFLINE)
+    async with services.db.write() as s:
+        account = (await s.execute(select(Account).where(Account.role == "customer"))).scalar_one()
+        account.state = "blocked"
+    refused = await _refresh(http, rp, tokens["refresh_token"])
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    async with services.db.write() as s:
+        (await s.execute(select(Account).where(Account.role == "customer"))).scalar_one().state = "active"
+    again = await _refresh(http, rp, tokens["refresh_token"])  # not spent by the refused request
+    assert again.status_code == 200, again.text

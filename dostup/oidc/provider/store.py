@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.core.crypto import random_id, sha256_hex
 from dostup.oidc.provider.records import AccessClaims, CodeRecord, Subject, TokenRecord
 from dostup.persistence.db import Appends, Database, Raw
+from dostup.persistence.models import Account
 from dostup.persistence.models_oidc import OidcClient, OidcCode, OidcConsent, OidcGrant, OidcToken
 
 _TOKEN_COLUMNS = (OidcToken.id, OidcToken.kind, OidcToken.grant_id, OidcGrant.client_id, OidcGrant.account_id,
@@ -40,7 +41,9 @@ _SPEND_CODE = (update(OidcCode)
                       OidcCode.used_at.is_(None), OidcCode.expires_at > bindparam("b_now"))
                .values(used_at=bindparam("b_now"))
                .returning(*OidcCode.__table__.columns))
-_REFRESH_BY_HASH = (select(*_TOKEN_COLUMNS).join(OidcGrant, OidcGrant.id == OidcToken.grant_id)
+# and the account's state: a closed account's refresh token gives nothing, even where its grant was not ended
+_REFRESH_BY_HASH = (select(*_TOKEN_COLUMNS, Account.state).join(OidcGrant, OidcGrant.id == OidcToken.grant_id)
+                    .join(Account, Account.id == OidcGrant.account_id)
                     .where(OidcToken.token_hash == bindparam("b_hash"), OidcToken.kind == "refresh"))
 _SPEND_REFRESH = (update(OidcToken)
                   .where(OidcToken.id == bindparam("b_id"), OidcToken.used_at.is_(None),
@@ -140,6 +143,8 @@ class GrantStore:
             row = conn.execute(_REFRESH_BY_HASH, {"b_hash": h}).first()
             if row is None or row[3] != client_id:
                 return None  # unknown, or another client's token: it is not spent by this request
+            if row[-1] != "active":  # blocked or deleted: nothing is issued, and the token is left as it was
+                return None
             spent = conn.execute(_SPEND_REFRESH, {"b_id": row[0], "b_now": now})
             if spent.rowcount != 1:
                 if row[9] is not None:  # reuse of a rotated token: revoke the family
