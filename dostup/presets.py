@@ -47,6 +47,8 @@ class Preset:
     enumeration_safe: bool = False
     # The cabinet shows the account's level («Упрощённая учётная запись», the gosuslugi seed) and its next step.
     account_levels: bool = False
+    # The service catalogue (SPEC §4.8): (id, the lowest level that may use it); names are ``services.<id>``.
+    services: tuple[tuple[str, int], ...] = ()
     # The kind «Привязать …» offers first: a contract («Лицевой счёт») or a card (sber).
     contracts_kind: str = "contract"
     extras: dict[str, str] = field(default_factory=dict)
@@ -95,6 +97,8 @@ PRESETS: dict[str, Preset] = {
         recovery_by_email=True,
         registration="gosuslugi",
         account_levels=True,
+        services=(("fines", 1), ("reference", 1), ("tax", 2), ("doctor", 2), ("medical", 2), ("pension", 2),
+                  ("patent", 2), ("trademark", 2), ("marriage", 3), ("subsoil", 3), ("weapons", 3)),
     ),
     "sber": Preset(
         name="sber",

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from dostup.accounts.catalogue import CatalogueEntry
 from dostup.accounts.companies import erase_companies
 from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
@@ -20,6 +21,7 @@ from dostup.admin.accounts import AccountActions, end_devices, erase_second_fact
 from dostup.admin.contracts import ContractImporter
 from dostup.admin.search import AccountSearch
 from dostup.admin.users_import import UserImporter
+from dostup.admin.verifications import VerificationQueue
 from dostup.core.clock import Clock, SystemClock
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
@@ -35,6 +37,7 @@ from dostup.guards.captcha import CaptchaVerifier, make_verifier
 from dostup.guards.limits import Limiter
 from dostup.guards.store import CounterStore, RedisCounterStore, sql_store
 from dostup.guards.throttle import Throttle
+from dostup.oidc.provider.acr import reachable_levels
 from dostup.oidc.provider.service import OidcProvider
 from dostup.oidc.provider.store import end_account_grants
 from dostup.persistence.db import Database
@@ -81,6 +84,9 @@ from dostup.selfservice.settings.notifications import NotificationSettingsServic
 from dostup.selfservice.settings.password import PasswordChangeService, account_notifier
 from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
+from dostup.selfservice.verification.flow import Verifier
+from dostup.selfservice.verification.service import VerificationService, erase_identity
+from dostup.selfservice.verification.verifiers import OperatorQueue, RegistryVerifier
 from dostup.session.csrf import Csrf
 from dostup.session.reader import make_reader
 from dostup.session.service import SessionService
@@ -125,6 +131,8 @@ class Services:
     user_importer: UserImporter
     account_search: AccountSearch
     account_actions: AccountActions
+    verification: VerificationService  # the full profile and its check («Стандартная учётная запись»)
+    verification_queue: VerificationQueue  # the operators' review queue (the built-in verifier)
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -227,8 +235,18 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                               signin_identifiers=preset.signin_identifiers, wake_courier=worker.wake)
     required = preset.require_company if settings.require_company is None else settings.require_company
     companies = CompanyService(proof=CompanyCode(code), db=db, clock=clock, limiter=limiter, required=required)
+    levels_on = preset.account_levels if settings.levels.enabled is None else settings.levels.enabled
+    verifier: Verifier = (RegistryVerifier(settings.levels, settings.public_url)
+                          if settings.levels.verifier == "registry" else OperatorQueue())
+    verification = VerificationService(db=db, clock=clock, verifier=verifier, catalog=catalog, outbox=outbox,
+                                       sms_countries=sms_countries, wake_courier=worker.wake, enabled=levels_on,
+                                       email_by_link=registration.variant.email_by_link,
+                                       requests_per_day=settings.levels.requests_per_day,
+                                       entries=[CatalogueEntry(e.id, e.min_level, e.name) for e in settings.levels.services]
+                                       if settings.levels.services is not None
+                                       else [CatalogueEntry(i, level) for i, level in preset.services])
     oidc = OidcProvider(issuer=settings.public_url, db=db, keyring=keyring, clock=clock, store=store,
-                        settings=settings.oidc)
+                        settings=settings.oidc, levels=reachable_levels(levels_on))
     return Services(
         settings=settings,
         preset=preset,
@@ -265,8 +283,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                  support_phone=preset.support_phone),
         deletion=DeletionService(db=db, clock=clock, reauth=reauth,
                                  erasers=[erase_settings, erase_companies, erase_links, erase_passkeys, erase_social,
-                                          end_account_grants]),
-        profile=ProfileService(db, clock, email_by_link=registration.variant.email_by_link),
+                                          end_account_grants, erase_identity]),
+        profile=ProfileService(db, clock, email_by_link=registration.variant.email_by_link, levels_on=levels_on),
         contacts=contacts,
         notification_settings=NotificationSettingsService(
             db, clock, catalog, sms_countries=settings.codes.sms_countries, consent_version=preset.consent_version),
@@ -280,6 +298,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         account_actions=AccountActions(db, clock, sessions, ended=[oidc.sessions_ended], also=[end_account_grants],
                                        factors=[erase_second_factors, erase_passkeys, end_devices],
                                        notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
+        verification=verification,
+        verification_queue=VerificationQueue(db, clock, verification.answer_in, worker.wake),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

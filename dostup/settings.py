@@ -193,6 +193,48 @@ class ContractSettings(BaseModel):
         return self
 
 
+class CatalogService(BaseModel):
+    """One service of the catalogue (SPEC §4.8): ``name`` as shown, or empty for the catalog's
+    ``services.<id>`` text (the presets' own catalogues); the lowest level that may use it."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    name: str = Field(default="", max_length=200)
+    min_level: int = Field(default=1, ge=1, le=3)
+
+
+class LevelSettings(BaseModel):
+    """Levels of assurance (SPEC §4.8): «Упрощённая» → «Стандартная» → «Подтверждённая».
+
+    ``enabled``: None lets the preset decide (gosuslugi: on).  ``verifier`` checks the full profile:
+    ``operator`` (built in: the operators' review queue) or ``registry`` (an external registry over HTTP:
+    Dostup POSTs each request to ``registry_url``, signed with ``registry_secret``, and the registry
+    answers later at ``/api/v1/verification/registry/callback``, signed with the same secret; see
+    ``dostup.selfservice.verification.verifiers.RegistryVerifier``).  ``services`` replaces the preset's
+    service catalogue (a JSON list of ``{"id", "name", "min_level"}``).
+    """
+
+    enabled: bool | None = None
+    verifier: Literal["operator", "registry"] = "operator"
+    registry_url: str = ""
+    registry_secret: str = ""
+    registry_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    callback_window_seconds: int = Field(default=300, ge=10, le=3600)  # a signed answer's age limit (replays)
+    requests_per_day: int = Field(default=5, ge=1, le=MANY)  # submissions an account may make a day
+    services: list[CatalogService] | None = None
+
+    @model_validator(mode="after")
+    def _registry_configured(self) -> LevelSettings:
+        if self.verifier == "registry":
+            if not self.registry_url.startswith(("http://", "https://")):
+                raise ValueError("verifier 'registry' needs DOSTUP_LEVELS__REGISTRY_URL (an http:// or https:// URL)")
+            if len(self.registry_secret) < 32:
+                raise ValueError("verifier 'registry' needs DOSTUP_LEVELS__REGISTRY_SECRET of at least 32 characters")
+        ids = [s.id for s in self.services or ()]
+        if len(set(ids)) != len(ids):
+            raise ValueError("DOSTUP_LEVELS__SERVICES: service ids must be unique")
+        return self
+
+
 class OidcSettings(BaseModel):
     """Lifetimes of the OpenID Connect provider's artefacts (issue 12; RFC 9700 §2.1.1, §4.14)."""
 
@@ -343,6 +385,7 @@ class Settings(BaseSettings):
     passkeys: WebAuthnSettings = WebAuthnSettings()
     social: SocialSettings = SocialSettings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
+    levels: LevelSettings = LevelSettings()
 
     @model_validator(mode="after")
     def _provider_urls(self) -> Settings:
@@ -483,6 +526,7 @@ def check_production(settings: Settings) -> None:
         ("DOSTUP_SMS__URL", settings.sms.url if settings.courier.sms_provider == "http" else ""),
         ("DOSTUP_CONTRACTS__URL", settings.contracts.url if settings.contracts.registry == "http" else ""),
         ("DOSTUP_CAPTCHA__VERIFY_URL", settings.captcha.verify_url),
+        ("DOSTUP_LEVELS__REGISTRY_URL", settings.levels.registry_url if settings.levels.verifier == "registry" else ""),
     ]
     for name, url in outbound:
         if url and _cleartext_elsewhere(url):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dostup.core.clock import Clock, SystemClock
 from dostup.courier.channels import Channel
 from dostup.courier.channels.dev import DevOutboxChannel
+from dostup.courier.channels.registry import RegistryChannel
 from dostup.courier.channels.sms import HttpSmsChannel, SmsRuChannel
 from dostup.courier.channels.smtp import SmtpChannel
 from dostup.courier.worker import Worker, claim_seconds
@@ -23,7 +24,7 @@ from dostup.persistence.housekeeping import Housekeeping, Retention
 from dostup.settings import HousekeepingSettings, Settings
 
 
-def make_channels(settings: Settings) -> dict[str, Channel]:
+def make_channels(settings: Settings, clock: Clock | None = None) -> dict[str, Channel]:
     c = settings.courier
     email: Channel = SmtpChannel(settings.smtp) if c.email_provider == "smtp" else DevOutboxChannel()
     sms: Channel
@@ -33,7 +34,10 @@ def make_channels(settings: Settings) -> dict[str, Channel]:
         sms = SmsRuChannel(settings.sms)
     else:
         sms = DevOutboxChannel()
-    return {"email": email, "sms": sms}
+    channels = {"email": email, "sms": sms}
+    if settings.levels.verifier == "registry":  # verification requests to the identity registry (SPEC §4.8)
+        channels["registry"] = RegistryChannel(settings.levels, clock or SystemClock())
+    return channels
 
 
 def db_timeouts(settings: Settings) -> Timeouts:
@@ -43,8 +47,11 @@ def db_timeouts(settings: Settings) -> Timeouts:
 
 def courier_worker(settings: Settings, db: Database, clock: Clock) -> Worker:
     """The worker with its channels and the claim sized to their send timeouts."""
-    claim = claim_seconds(settings.courier, [settings.sms.timeout_seconds, settings.smtp.timeout_seconds])
-    return Worker(settings.courier, db, make_channels(settings), clock, claim)
+    timeouts = [settings.sms.timeout_seconds, settings.smtp.timeout_seconds]
+    if settings.levels.verifier == "registry":
+        timeouts.append(settings.levels.registry_timeout_seconds)
+    claim = claim_seconds(settings.courier, timeouts)
+    return Worker(settings.courier, db, make_channels(settings, clock), clock, claim)
 
 
 def housekeeping(settings: HousekeepingSettings, db: Database, clock: Clock) -> Housekeeping:

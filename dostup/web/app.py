@@ -23,6 +23,7 @@ from dostup.web.api import (
     contracts,
     documents,
     history,
+    levels,
     operator,
     passcode,
     passkeys,
@@ -44,6 +45,7 @@ from dostup.web.ui import (
     company_pages,
     contract_pages,
     history_pages,
+    level_pages,
     pages,
     passcode_pages,
     passkey_pages,
@@ -55,10 +57,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, users_import, operator, social, documents)
+       admin, users_import, operator, social, documents, levels)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
-      company_pages, contract_pages, social_pages)
+      company_pages, contract_pages, social_pages, level_pages)
 
 
 class DostupApp(FastAPI):

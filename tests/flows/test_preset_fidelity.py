@@ -59,7 +59,8 @@ async def test_gosuslugi_account_is_complete_only_once_the_email_is_confirmed(su
         assert "Откройте почтовый ящик и перейдите по ссылке" in html
     else:
         assert before == {"level": "simplified", "complete": False, "pending": ["email_confirmation"],
-                          "email": "anna@example.org", "next_level": "standard"}
+                          "email": "anna@example.org", "next_level": "standard", "level_number": 1,
+                          "verification": None, "levels_on": True}
 
     link = next(m for m in await outbox(surface.client) if m["kind"] == "email_link")
     token = re.search(r"token=([A-Za-z0-9_-]+)", link["text"]).group(1)
@@ -71,10 +72,10 @@ async def test_gosuslugi_account_is_complete_only_once_the_email_is_confirmed(su
         assert "Упрощённая учётная запись" in html and "не завершена" not in html
         assert "Откройте почтовый ящик" not in html
         assert "Стандартная учётная запись" in html and "запись к врачу" in html
-        assert 'href="/settings">Заполнить профиль</a>' in html
+        assert 'href="/settings/identity">Заполнить профиль</a>' in html
     else:
         assert after == {"level": "simplified", "complete": True, "pending": [], "email": None,
-                         "next_level": "standard"}
+                         "next_level": "standard", "level_number": 1, "verification": None, "levels_on": True}
 
 
 @pytest.mark.parametrize("settings_overrides", [GOSUSLUGI])

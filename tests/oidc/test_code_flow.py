@@ -117,3 +117,26 @@ async def test_withdrawing_access_ends_the_partners_tokens_on_both_surfaces(
     assert await apps.names() == []
     assert (await http.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
             ).status_code == 401
+
+
+async def test_a_standard_account_gets_level_2_in_its_acr(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
+    """SPEC §4.8: the stored level is the ``acr``'s (``urn:dostup:loa:2:…`` once the profile was checked)."""
+    from sqlalchemy import select
+
+    from dostup.persistence.models import Account
+    from dostup.persistence.models_levels import IdentityProfile
+
+    rp = await add_client(services, min_level=2)
+    browser = await signed_in_browser(client_factory(), services)
+    async with services.db.write() as s:
+        account_id = (await s.execute(select(Account.id).where(Account.phone == "+79120000001"))).scalar_one()
+        s.add(IdentityProfile(account_id=account_id, level=2, no_middle_name=False, updated_at=services.clock.now()))
+    verifier, challenge = pkce()
+    got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    http = client_factory()
+    resp = await http.post("/oauth2/token", data={"grant_type": "authorization_code", "code": got["code"],
+                                                  "redirect_uri": REDIRECT, "code_verifier": verifier},
+                           auth=(rp["client_id"], rp["client_secret"]))
+    assert resp.status_code == 200, resp.text
+    assert _claims(resp.json()["id_token"])["acr"] == "urn:dostup:loa:2:aal1"

@@ -55,6 +55,8 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "login.tab_*": (LOGIN_METHODS,),
     "home.by_*": (LOGIN_METHODS,),
     "status.level.*": (levels.LEVELS,),  # _account_status.html
+    "services.*": ((*{i for p in PRESETS.values() for i, _ in p.services},),),  # _account_status.html: the catalogue
+    "services.unlocks_*": (levels.LEVELS[1:],),
     "status.standard.*": (("tax", "doctor", "medical", "pension", "patent", "trademark"),),  # home.html: the preset's sign-in identifiers
     "preset.*.": None,  # Catalog.for_preset: overrides, checked by test_every_preset_override_replaces_a_known_id
     "second_factor.method_*": (("totp", "recovery_code"),),

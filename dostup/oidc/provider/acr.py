@@ -4,7 +4,8 @@ An ``acr`` value says two things a partner needs to decide what to trust:
 
 * the account's **level of assurance** — how well Dostup knows who the person is (1: self-registered,
   phone confirmed; 2: identity document checked; 3: confirmed in person or through Gosuslugi).
-  Every account is at level 1 until a later issue builds the others;
+  The level is stored (``dostup.accounts.levels``); level 2 is reachable where a verifier checks the
+  full profile (SPEC §4.8: the preset raises levels), level 3 has no way in yet;
 * the **session's strength**, NIST SP 800-63B's authenticator assurance level (``aal1``: one factor,
   ``aal2``: two).
 
@@ -18,10 +19,14 @@ from __future__ import annotations
 
 import re
 
+from dostup.accounts import levels
+from dostup.persistence.db import Database
+
 PREFIX = "urn:dostup:loa:"
 LEVELS = (1, 2, 3)
-#: What an account can have today (issue 12: the other levels come later).
+#: What an account can have without a verifier; with one (levels on), :data:`WITH_VERIFIER`.
 REACHABLE_LEVELS = (1,)
+WITH_VERIFIER = (1, 2)
 _VALUE = re.compile(r"urn:dostup:loa:([1-3])(?::aal([12]))?")
 
 
@@ -29,14 +34,18 @@ def acr_value(level: int, aal: int) -> str:
     return f"{PREFIX}{level}:aal{min(max(aal, 1), 2)}"
 
 
-def issuable_values() -> list[str]:
+def reachable_levels(verifier: bool) -> tuple[int, ...]:
+    return WITH_VERIFIER if verifier else REACHABLE_LEVELS
+
+
+def issuable_values(reachable: tuple[int, ...] = REACHABLE_LEVELS) -> list[str]:
     """Every ``acr`` Dostup can put in an ID token now (discovery's ``acr_values_supported``)."""
-    return [acr_value(level, aal) for level in REACHABLE_LEVELS for aal in (1, 2)]
+    return [acr_value(level, aal) for level in reachable for aal in (1, 2)]
 
 
-def account_level(_account_id: str) -> int:
-    """Every account is at the first level until identity checks exist (issue 12 §1)."""
-    return 1
+async def account_level(db: Database, account_id: str) -> int:
+    """The account's stored level (1 when none is stored)."""
+    return await levels.account_level(db, account_id)
 
 
 def requested_level(acr_values: str | None) -> int:

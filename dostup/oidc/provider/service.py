@@ -82,8 +82,9 @@ class App:
 
 class OidcProvider:
     def __init__(self, *, issuer: str, db: Database, keyring: Keyring, clock: Clock, store: CounterStore,
-                 settings: OidcSettings) -> None:
+                 settings: OidcSettings, levels: tuple[int, ...] = acr_.REACHABLE_LEVELS) -> None:
         self.issuer = issuer.rstrip("/")
+        self.levels = levels  # the levels of assurance an account can reach here
         self._db = db
         self._clock = clock
         self._keyring = keyring
@@ -137,7 +138,7 @@ class OidcProvider:
             "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": CLAIMS_SUPPORTED,
-            "acr_values_supported": acr_.issuable_values(),
+            "acr_values_supported": acr_.issuable_values(self.levels),
             # Not an OpenID Connect Discovery 1.0 field (§3 allows more): the ``amr`` values a partner
             # may see, ``fed`` (a sign-in at another provider) among them — see session/strength.py.
             "amr_values_supported": sorted(AMR_VALUES),
@@ -173,8 +174,7 @@ class OidcProvider:
             await self._drop_request(request_id)
         return outcome
 
-    def _subject(self, session: SessionRecord) -> Subject:
-        level = acr_.account_level(session.account_id)
+    def _subject(self, session: SessionRecord, level: int) -> Subject:
         return Subject(session.account_id, session.sid or session.id, session.authenticated_at,
                        acr_.acr_value(level, session.strength.aal), session.strength.amr)
 
@@ -184,7 +184,8 @@ class OidcProvider:
         req = HttpRequest("GET", f"{self.issuer}/oauth2/authorize?{query}", {})
         if session is not None and not is_unrestricted(session):
             return Redirect("/settings/password")
-        subject = self._subject(session) if session is not None else None
+        level = wait(acr_.account_level(self._db, session.account_id)) if session is not None else 1
+        subject = self._subject(session, level) if session is not None else None
         try:
             grant = self.server.get_consent_grant(req, end_user=subject)
         except OAuth2Error as exc:
@@ -210,7 +211,6 @@ class OidcProvider:
                 return deny(LoginRequiredError)
             rid = request_id or wait(self._save_request(query))
             return SignIn(rid, reauth=session is not None, login_hint=data.get("login_hint"))
-        level = acr_.account_level(subject.account_id)
         needed = max(client.min_level, acr_.requested_level(data.get("acr_values")))
         if needed > level:
             if decision is False or "none" in prompts:

@@ -14,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dostup.accounts.events import record_event
-from dostup.accounts.levels import AccountStatus, account_status
+from dostup.accounts.levels import (
+    ACCOUNT_CHECKED,
+    AccountStatus,
+    account_status,
+    checked_fields_changed,
+    latest_verification,
+    stored_level,
+)
 from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, FormErrors, ValidationFailed
@@ -39,9 +46,10 @@ class ProfileView:
     email_confirmed: bool
     login: str | None
     snils: str | None = None  # 11 digits
+    level_lowered: bool = False  # this change lowered a checked level back to «Упрощённая» (SPEC §4.8)
 
 
-def profile_view(account: Account) -> ProfileView:
+def profile_view(account: Account, *, lowered: bool = False) -> ProfileView:
     return ProfileView(
         family_name=account.family_name,
         given_name=account.given_name,
@@ -52,21 +60,26 @@ def profile_view(account: Account) -> ProfileView:
         email_confirmed=bool(account.email and account.email_verified_at),
         login=account.login,
         snils=account.snils,
+        level_lowered=lowered,
     )
 
 
 class ProfileService:
-    def __init__(self, db: Database, clock: Clock, *, email_by_link: bool = False) -> None:
+    def __init__(self, db: Database, clock: Clock, *, email_by_link: bool = False, levels_on: bool = False) -> None:
         self.db = db
         self.clock = clock
         self.email_by_link = email_by_link  # the preset confirms the email by a link (gosuslugi)
+        self.levels_on = levels_on  # the preset raises levels: the full profile and its check exist
 
     async def status(self, account_id: str) -> AccountStatus:
         """The account's level and what is left to complete it (the cabinet's «Статус учётной записи»)."""
         async with self.db.read() as s:
             account = await accounts.by_id(s, account_id)
-        assert account is not None
-        return account_status(account, email_by_link=self.email_by_link)
+            assert account is not None
+            level = await stored_level(s, account_id)
+            latest = await latest_verification(s, account_id) if self.levels_on else None
+        return account_status(account, email_by_link=self.email_by_link, level=level, verification=latest,
+                              levels_on=self.levels_on)
 
     async def view(self, account_id: str) -> ProfileView:
         async with self.db.read() as s:
@@ -74,7 +87,8 @@ class ProfileService:
         assert account is not None
         return profile_view(account)
 
-    async def update_names(self, account_id: str, names: Mapping[str, str | None]) -> ProfileView:
+    async def update_names(self, account_id: str, names: Mapping[str, str | None],
+                           ctx: Context | None = None) -> ProfileView:
         """Set the names given (an empty value clears one); names not given stay as they are."""
         values: dict[str, str | None] = {}
         errors: list[ValidationFailed] = []
@@ -91,11 +105,13 @@ class ProfileService:
         async with self.db.write() as s:
             account = await accounts.by_id(s, account_id)
             assert account is not None
+            changed = {name: value for name, value in values.items() if getattr(account, name) != value}
             for name, value in values.items():
                 setattr(account, name, value)
             if values:
                 account.updated_at = now
-        return profile_view(account)
+            lowered = await checked_fields_changed(s, account_id, changed, ctx or Context(), now)
+        return profile_view(account, lowered=lowered)
 
     async def set_login(self, account_id: str, raw: str | None, ctx: Context) -> ProfileView:
         """Set or change the login; the unique constraint settles two accounts racing for one name."""
@@ -125,7 +141,9 @@ class ProfileService:
                 setattr(account, column, value)
                 account.updated_at = now
                 record_event(s, kind=event, outcome="success", ctx=ctx, now=now, account_id=account_id)
+                lowered = await checked_fields_changed(s, account_id, {column: value} if column in ACCOUNT_CHECKED
+                                                       else {}, ctx, now)
                 await s.flush()
         except IntegrityError:
             raise taken from None
-        return profile_view(account)
+        return profile_view(account, lowered=lowered)

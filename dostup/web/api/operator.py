@@ -1,4 +1,5 @@
-"""Operator console over JSON (SPEC §4.14): the customer search, the account card, block and unblock.
+"""Operator console over JSON (SPEC §4.14): the customer search, the account card, block and unblock, and the
+review queue of verification requests (SPEC §4.8).
 Staff bearer tokens only (``OperatorDep``: an operator or an administrator); the use-cases audit
 every call with its reason."""
 
@@ -13,6 +14,7 @@ from pydantic.dataclasses import dataclass
 from dostup.admin.accounts import AccountCard
 from dostup.admin.audit import ActionsPage, operator_actions
 from dostup.admin.search import FoundAccount, SearchInput
+from dostup.admin.verifications import PendingPage
 from dostup.web.api.admin import AdminDep, OperatorDep
 from dostup.web.api.schemas import errors
 from dostup.web.deps import ApiContext, ServicesDep
@@ -85,3 +87,32 @@ async def list_operator_actions(services: ServicesDep, admin: AdminDep, operator
     """The audit trail of one operator (or administrator), newest first, 50 a page; ``next`` is the
     ``before`` of the older page.  Administrators only."""
     return await operator_actions(services.db, operator_id, before)
+
+
+# -- the review queue of «Стандартная учётная запись» (SPEC §4.8) --------------------------------
+
+@router.post("/verifications/pending")
+async def pending_verifications(body: ReasonIn, ctx: ApiContext, services: ServicesDep, staff: OperatorDep,
+                                after: str | None = None) -> PendingPage:
+    """The requests waiting for an operator's check, oldest first, 50 a page (``next`` is the ``after`` of
+    the following page), with the profile as sent.  The view and its reason go to the audit trail."""
+    return await services.verification_queue.pending(staff.account_id, body.reason, after, ctx)
+
+
+@router.post("/verifications/{request_id}/approve", status_code=204, responses=errors(404, 409))
+async def approve_verification(request_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                               staff: OperatorDep) -> Response:
+    """The documents match: the account becomes «Стандартная» and its owner is told (409 when the request
+    is no longer waiting: answered, or cancelled by a change)."""
+    await services.verification_queue.decide(staff.account_id, staff.role, request_id, approved=True,
+                                             reason=body.reason, ctx=ctx)
+    return Response(status_code=204)
+
+
+@router.post("/verifications/{request_id}/reject", status_code=204, responses=errors(404, 409))
+async def reject_verification(request_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                              staff: OperatorDep) -> Response:
+    """The data does not match: the level stays, and the owner is told the reason (write it for them)."""
+    await services.verification_queue.decide(staff.account_id, staff.role, request_id, approved=False,
+                                             reason=body.reason, ctx=ctx)
+    return Response(status_code=204)

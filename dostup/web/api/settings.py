@@ -63,9 +63,9 @@ async def get_profile(services: ServicesDep, rec: SessionDep) -> ProfileView:
 
 
 @router.put("/profile", dependencies=[SameOrigin])
-async def put_profile(body: ProfileIn, services: ServicesDep, rec: SessionDep) -> ProfileView:
+async def put_profile(body: ProfileIn, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> ProfileView:
     """Set Фамилия, Имя, Отчество.  Other fields in the body are ignored."""
-    return await services.profile.update_names(rec.account_id, body.model_dump(exclude_unset=True))
+    return await services.profile.update_names(rec.account_id, body.model_dump(exclude_unset=True), ctx)
 
 
 @router.put("/login", dependencies=[SameOrigin])

@@ -102,21 +102,21 @@ async def profile_form(page: UiPage, rec: CabinetPage) -> Response:
         values = {name: getattr(profile, name) for name in NAME_FIELDS}
         values["snils"] = format_snils(profile.snils) if profile.snils else ""
     return page.render(template, session=rec, profile=profile, values=page.values or values, saved=page.flag("saved"),
-                       snils_saved=page.flag("snils_saved"))
+                       snils_saved=page.flag("snils_saved"), lowered=page.flag("lowered"))
 
 
 @router.post("/settings")
 async def profile_submit(page: UiPage, form: Form[ProfileIn], rec: CabinetPage) -> Response:
     async with page.form(partial(profile_form, page, rec), form) as body:
-        await page.services.profile.update_names(rec.account_id, body.model_dump(exclude_unset=True))
-    return redirect("/settings?saved=1")
+        view = await page.services.profile.update_names(rec.account_id, body.model_dump(exclude_unset=True), page.ctx)
+    return redirect("/settings?saved=1" + ("&lowered=1" if view.level_lowered else ""))
 
 
 @router.post("/settings/snils")
 async def snils_submit(page: UiPage, form: Form[SnilsIn], rec: CabinetPage) -> Response:
     async with page.form(partial(profile_form, page, rec), form) as body:
-        await page.services.profile.set_snils(rec.account_id, body.snils, page.ctx)
-    return redirect("/settings?snils_saved=1#snils-title")
+        view = await page.services.profile.set_snils(rec.account_id, body.snils, page.ctx)
+    return redirect("/settings?snils_saved=1" + ("&lowered=1" if view.level_lowered else "") + "#snils-title")
 
 
 @router.post("/settings/login")

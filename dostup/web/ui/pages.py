@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from dostup.accounts.levels import LEVELS
 from dostup.core.errors import CaptchaRequired
 from dostup.core.i18n import LOCALES
 from dostup.core.urls import safe_return_to
@@ -193,8 +194,11 @@ async def cabinet(page: UiPage, session: CabinetPage) -> Response:
     step = await page.services.companies.onboarding_step(session.account_id)
     if step is not None:  # registration is not complete before a company is confirmed
         return redirect("/companies/new" if step == "add" else "/companies")
-    status = await page.services.profile.status(session.account_id) if page.services.preset.account_levels else None
-    return page.render("cabinet.html", session=session, account_status=status)
+    levels_on = page.services.verification.enabled
+    status = (await page.services.profile.status(session.account_id)
+              if page.services.preset.account_levels or levels_on else None)
+    services = await page.services.verification.catalogue(session.account_id) if levels_on else None
+    return page.render("cabinet.html", session=session, account_status=status, services=services, levels=LEVELS)
 
 
 @router.get("/docs/{doc_id}")

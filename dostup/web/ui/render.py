@@ -87,6 +87,7 @@ def render(request: Request, template: str, status: int = 200, headers: dict[str
         countries=country_choices(locale),
         request_path=request.url.path,
         passcode_enabled=services.passcode.enabled,
+        levels_on=services.verification.enabled,
         social_providers=services.social.providers,
         person_name=person_name,
         captcha_on=services.captcha.kind != "none",  # DOSTUP_CAPTCHA__PROVIDER=none (development): no widget

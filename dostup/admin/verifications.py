@@ -1,0 +1,107 @@
+"""The operators' review queue: the built-in verifier of the full profile (SPEC §4.8, §4.14: «review
+verification requests»).
+
+A request submitted with the ``operator`` verifier waits in ``verification_requests``; an operator lists
+the waiting ones (oldest first, with the data to compare against the documents) and approves or rejects
+each with a reason.  Listing shows passport and SNILS data, so it is audited like the account card
+(SECURITY.md: every operator view of them is audited), and so is each answer, in the unit of work that
+records it.  A rejection's reason is what the customer is told.  An operator answers customers' requests
+only — never their own — as for the other actions (:mod:`dostup.admin.accounts`).
+
+The answer itself (the level, the event, the notice) is the verification flow's; the composition root
+passes it in (``answer``), as admin does not import the flows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.admin.search import operator_reason
+from dostup.core.clock import Clock, UtcTime
+from dostup.core.context import Context
+from dostup.core.crypto import random_id
+from dostup.core.errors import Forbidden, NotFound
+from dostup.persistence.db import Database
+from dostup.persistence.models import Account
+from dostup.persistence.models_admin import OperatorAction
+from dostup.persistence.models_levels import VerificationRequest
+
+PER_PAGE = 50
+_MAY_ACT_ON = {"operator": ("customer",), "admin": ("customer", "operator")}
+
+
+class Answer(Protocol):
+    async def __call__(self, s: AsyncSession, request_id: str, *, approved: bool, reason: str | None, by: str,
+                       ctx: Context, now: dt.datetime) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    id: str
+    account_id: str
+    phone: str | None
+    email: str | None
+    submitted_at: UtcTime
+    data: dict[str, object]  # the full profile as sent: names, gender, birth, citizenship, passport, SNILS
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    items: list[PendingRequest]
+    next: str | None  # the ``before`` of the next (newer) page; None at the end
+
+
+class VerificationQueue:
+    def __init__(self, db: Database, clock: Clock, answer: Answer, wake_courier: Callable[[], None]) -> None:
+        self._db = db
+        self._clock = clock
+        self._answer = answer
+        self._wake = wake_courier
+
+    async def pending(self, staff_id: str, reason: str | None, after: str | None, ctx: Context) -> PendingPage:
+        why = operator_reason(reason)
+        now = self._clock.now()
+        r = VerificationRequest
+        rows = (select(r.id, r.account_id, r.created_at, r.data, Account.phone, Account.email)
+                .join(Account, Account.id == r.account_id)
+                .where(r.state == "submitted", r.verifier == "operator"))
+        if after:
+            cursor = decode_cursor(after, field="after")
+            rows = rows.where(tuple_(r.created_at, r.id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
+        async with self._db.write() as s:
+            found = (await s.execute(rows.order_by(r.created_at, r.id).limit(PER_PAGE + 1))).all()
+            shown = found[:PER_PAGE]
+            s.add(self._audit(staff_id, "verification_queue", why, ctx, now, {"requests": [row.id for row in shown]}))
+        items = [PendingRequest(row.id, row.account_id, row.phone, row.email, row.created_at, dict(row.data or {}))
+                 for row in shown]
+        last = shown[-1] if len(found) > PER_PAGE else None
+        return PendingPage(items, encode_cursor(last.created_at, last.id) if last else None)
+
+    async def decide(self, staff_id: str, staff_role: str, request_id: str, *, approved: bool, reason: str | None,
+                     ctx: Context) -> None:
+        why = operator_reason(reason)
+        now = self._clock.now()
+        async with self._db.write() as s:
+            req = await s.get(VerificationRequest, request_id) if 0 < len(request_id) <= 32 else None
+            if req is None or req.verifier != "operator":
+                raise NotFound("verification.not_found")
+            account = await s.get(Account, req.account_id)
+            if account is None or account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+                raise Forbidden("operator.not_allowed", code="not_allowed")
+            await self._answer(s, request_id, approved=approved, reason=why, by=staff_id, ctx=ctx, now=now)
+            s.add(self._audit(staff_id, "verification_approve" if approved else "verification_reject", why, ctx, now,
+                              {"account": req.account_id, "request": request_id}))
+        self._wake()
+
+    @staticmethod
+    def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
+               detail: dict[str, object]) -> OperatorAction:
+        return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
+                              detail=detail, created_at=now)

@@ -1,0 +1,1 @@
+"""Raising the account's level: the full profile checked by a verifier (SPEC §4.8)."""
