@@ -5,8 +5,8 @@
 → «Придумайте пароль» → «Готово» → cabinet, which says the letter went out and the simplified account
 is not complete («Откройте почтовый ящик и перейдите по ссылке»); then the email-confirmation link from
 the dev outbox → «Подтвердить почту» → «Адрес электронной почты подтверждён» → the cabinet's status
-(«Упрощённая учётная запись», what the standard level unlocks) → «Заполнить профиль» → SNILS in
-«Мои данные» → «Выйти» → «По СНИЛС» → the cabinet.  Every link met on the way answers 200.
+(«Упрощённая учётная запись», what the standard level unlocks) → «Заполнить профиль» (the full profile's
+form, posted empty: every field's error) → SNILS in «Мои данные» → «Выйти» → «По СНИЛС» → the cabinet.  Every link met on the way answers 200.
 """
 
 from __future__ import annotations
@@ -127,7 +127,16 @@ def test_simplified_registration_then_email_link(
     expect(status).not_to_contain_text("не завершена")
     expect(status).to_contain_text("Стандартная учётная запись")
     expect(status).to_contain_text("запись к врачу")
+    expect(status).to_contain_text("Добавьте отчество, пол, дату и место рождения, гражданство.")
     status.get_by_role("link", name="Заполнить профиль").click()
+    expect(page.get_by_role("heading", name="Стандартная учётная запись", exact=True)).to_be_visible()
+    expect(page.get_by_label("Нет отчества")).to_be_visible()
+    links.check(page)
+    a11y.check(page)
+    page.get_by_role("button", name="Сохранить").click()  # empty: every field says what it needs
+    expect(page.locator("#passport_series-error")).to_contain_text("Введите серию паспорта")
+    a11y.check(page)
+    page.goto(f"{server.url}/settings")
     expect(page.get_by_role("heading", name="Мои данные", exact=True)).to_be_visible()
     links.check(page)
     a11y.check(page)
@@ -154,6 +163,6 @@ def test_simplified_registration_then_email_link(
     links.check(page)
     # The refused SNILS was answered 422 on purpose (a form error); Chromium logs every 4xx page.
     problems.console_errors = [m for m in problems.console_errors
-                               if not ("status of 422" in m and m.endswith("/settings/snils]"))]
+                               if not ("status of 422" in m and m.endswith(("/settings/snils]", "/settings/identity]")))]
 
     _assert_page_was_quiet(problems)
