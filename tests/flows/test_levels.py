@@ -231,3 +231,18 @@ async def test_submissions_are_limited_per_day(services, surface):
         assert (await submit(surface, **{**PERSON, "birth_place": f"гор. Тверь, {i}"})).ok
     r = await submit(surface, **{**PERSON, "birth_place": "гор. Псков"})
     assert r.status == 429 and "не больше 5 раз в сутки" in r.message
+
+
+async def test_deleting_the_account_erases_the_passport_and_cancels_the_waiting_check(client_factory, services):
+    from tests.flows.test_deletion import _delete, _reauth
+
+    api = ApiSurface(client_factory())
+    account_id = await _customer(services, api, 510)
+    assert (await submit(api, **PERSON)).ok
+    await _reauth(api)
+    assert await _delete(api) == 204
+    profile, [req] = await rows(services, account_id)
+    assert profile is None and req.state == "cancelled" and req.data == {}
+    staff = client_factory()
+    headers = await _staff(staff, services, 595, "operator")
+    assert await _pending(staff, headers) == []
