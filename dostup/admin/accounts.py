@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.deletion import Eraser
 from dostup.accounts.events import record_event
+from dostup.accounts.levels import stored_level
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
@@ -89,6 +90,7 @@ class AccountCard:
     companies: list[CompanyLine]
     contracts: list[ContractLine]
     events: list[EventLine]  # newest first
+    level: int = 1  # the level of assurance: 1 «Упрощённая», 2 «Стандартная», 3 «Подтверждённая» (SPEC §4.8)
 
 
 async def _target(s: AsyncSession, staff_id: str, staff_role: str, account_id: str) -> Account:
@@ -144,6 +146,7 @@ class AccountActions:
             contracts = (await s.execute(select(ContractLink.kind, ContractLink.display, ContractLink.created_at)
                                          .where(ContractLink.account_id == account_id)
                                          .order_by(ContractLink.created_at))).all()
+            level = await stored_level(s, account_id)
             s.add(self._audit(staff_id, "view", why, ctx, now, account_id))
         return AccountCard(
             id=account.id, state=account.state, role=account.role, phone=account.phone,
@@ -154,7 +157,7 @@ class AccountActions:
             companies=[CompanyLine(kind=c.kind, name=c.name, inn=c.inn, confirmed=c.confirmed_at is not None)
                        for c in companies],
             contracts=[ContractLine(kind=c.kind, number=c.display, linked_at=c.created_at) for c in contracts],
-            events=[EventLine(kind=e.kind, outcome=e.outcome, created_at=e.created_at) for e in events])
+            events=[EventLine(kind=e.kind, outcome=e.outcome, created_at=e.created_at) for e in events], level=level)
 
     async def block(self, staff_id: str, staff_role: str, account_id: str, reason: str | None, ctx: Context) -> None:
         await self._set_state(staff_id, staff_role, account_id, reason, ctx, to=BLOCKED)

@@ -5,7 +5,8 @@ A request submitted with the ``operator`` verifier waits in ``verification_reque
 the waiting ones (oldest first, with the data to compare against the documents) and approves or rejects
 each with a reason.  Listing shows passport and SNILS data, so it is audited like the account card
 (SECURITY.md: every operator view of them is audited), and so is each answer, in the unit of work that
-records it.  A rejection's reason is what the customer is told.  An operator answers customers' requests
+records it.  A rejection's reason is what the customer is told.  The same operators confirm identity in
+person (:meth:`VerificationQueue.confirm_identity`: «Стандартная» → «Подтверждённая»).  An operator answers customers' requests
 only — never their own — as for the other actions (:mod:`dostup.admin.accounts`).
 
 The answer itself (the level, the event, the notice) is the verification flow's; the composition root
@@ -19,19 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dostup.accounts.events import record_event
 from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.accounts.levels import CONFIRMED, STANDARD
+from dostup.admin.accounts import Notice
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
-from dostup.core.errors import Forbidden, NotFound
+from dostup.core.errors import Conflict, Forbidden, NotFound
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 from dostup.persistence.models_admin import OperatorAction
-from dostup.persistence.models_levels import VerificationRequest
+from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 
 PER_PAGE = 50
 _MAY_ACT_ON = {"operator": ("customer",), "admin": ("customer", "operator")}
@@ -59,7 +63,9 @@ class PendingPage:
 
 
 class VerificationQueue:
-    def __init__(self, db: Database, clock: Clock, answer: Answer, wake_courier: Callable[[], None]) -> None:
+    def __init__(self, db: Database, clock: Clock, answer: Answer, wake_courier: Callable[[], None],
+                 notify: Notice | None = None) -> None:
+        self._notify = notify  # a notice to the customer's confirmed phone or email
         self._db = db
         self._clock = clock
         self._answer = answer
@@ -83,6 +89,32 @@ class VerificationQueue:
                  for row in shown]
         last = shown[-1] if len(found) > PER_PAGE else None
         return PendingPage(items, encode_cursor(last.created_at, last.id) if last else None)
+
+    async def confirm_identity(self, staff_id: str, staff_role: str, account_id: str, reason: str | None,
+                               ctx: Context) -> None:
+        """«Подтверждённая учётная запись» in a service centre: the customer showed the passport and SNILS, and
+        the operator compared them with the checked profile («Их сверят с теми сведениями, которые вы указали
+        при создании стандартной учётной записи»).  Only a «Стандартная» account can be confirmed (409
+        otherwise: nothing checked to compare with, or confirmed already)."""
+        why = operator_reason(reason)
+        now = self._clock.now()
+        async with self._db.write() as s:
+            account = await s.get(Account, account_id) if 0 < len(account_id) <= 32 else None
+            if account is None or account.state == "deleted":
+                raise NotFound("operator.account_not_found")
+            if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+                raise Forbidden("operator.not_allowed", code="not_allowed")
+            done = await s.execute(update(IdentityProfile).where(IdentityProfile.account_id == account_id,
+                                                                 IdentityProfile.level == STANDARD)
+                                   .values(level=CONFIRMED, level_changed_at=now, updated_at=now)
+                                   .execution_options(synchronize_session=False))
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("verification.not_standard", code="not_standard")
+            record_event(s, kind="identity_confirmed", outcome="success", ctx=ctx, now=now, account_id=account_id)
+            s.add(self._audit(staff_id, "confirm_identity", why, ctx, now, {"account": account_id}))
+            if self._notify is not None:
+                self._notify(s, account, "identity_confirmed", ctx, now)
+        self._wake()
 
     async def decide(self, staff_id: str, staff_role: str, request_id: str, *, approved: bool, reason: str | None,
                      ctx: Context) -> None:

@@ -246,3 +246,34 @@ async def test_deleting_the_account_erases_the_passport_and_cancels_the_waiting_
     staff = client_factory()
     headers = await _staff(staff, services, 595, "operator")
     assert await _pending(staff, headers) == []
+
+
+async def test_an_operator_confirms_a_standard_accounts_identity_in_person(client_factory, services):
+    api = ApiSurface(client_factory())
+    account_id = await _customer(services, api, 511)
+    staff = client_factory()
+    headers = await _staff(staff, services, 596, "operator")
+    confirm = f"/api/v1/admin/accounts/{account_id}/confirm-identity"
+    early = await staff.post(confirm, json={"reason": "Клиент в центре обслуживания"}, headers=headers)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_standard"  # nothing checked yet
+    assert (await submit(api, **PERSON)).ok
+    [item] = await _pending(staff, headers)
+    await staff.post(f"{QUEUE}/{item['id']}/approve", json={"reason": REASON}, headers=headers)
+    assert (await staff.post(confirm, json={}, headers=headers)).status_code == 422  # a reason is required
+    assert (await api.client.post(confirm, json={"reason": REASON}, headers=bearer(api))).status_code == 403
+    r = await staff.post(confirm, json={"reason": "Паспорт 45 08 123456 и СНИЛС предъявлены в ЦО №12"},
+                         headers=headers)
+    assert r.status_code == 204, r.text
+    got = await status(api)
+    assert (got["level"], got["level_number"], got["next_level"]) == ("confirmed", 3, None)
+    assert await account_level(services.db, account_id) == 3
+    again = await staff.post(confirm, json={"reason": REASON}, headers=headers)
+    assert again.status_code == 409
+    assert next(m for m in await outbox(client_factory()) if m["kind"] == "identity_confirmed")["channel"] == "sms"
+    assert (await _audit(services))[-1].action == "confirm_identity"
+    card = await staff.post(f"/api/v1/admin/accounts/{account_id}/card", json={"reason": REASON}, headers=headers)
+    assert card.json()["level"] == 3
+    services_now = (await api.client.get("/api/v1/account/services", headers=bearer(api))).json()
+    assert services_now["next_level"] is None and services_now["unlocked_next"] == []
+    assert (await staff.post("/api/v1/admin/accounts/nobody/confirm-identity", json={"reason": REASON},
+                             headers=headers)).status_code == 404

@@ -65,7 +65,6 @@ async def test_a_setting_turns_levels_on_for_another_preset(services, client_fac
 
 
 @pytest.mark.parametrize("settings_overrides", [GOSUSLUGI])
-async def test_discovery_lists_level_2_where_a_verifier_checks_profiles(client):
+async def test_discovery_lists_levels_2_and_3_where_levels_are_on(client):
     doc = (await client.get("/.well-known/openid-configuration")).json()
-    assert doc["acr_values_supported"] == ["urn:dostup:loa:1:aal1", "urn:dostup:loa:1:aal2",
-                                           "urn:dostup:loa:2:aal1", "urn:dostup:loa:2:aal2"]
+    assert doc["acr_values_supported"] == [f"urn:dostup:loa:{level}:aal{aal}" for level in (1, 2, 3) for aal in (1, 2)]

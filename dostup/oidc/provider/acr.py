@@ -4,8 +4,8 @@ An ``acr`` value says two things a partner needs to decide what to trust:
 
 * the account's **level of assurance** — how well Dostup knows who the person is (1: self-registered,
   phone confirmed; 2: identity document checked; 3: confirmed in person or through Gosuslugi).
-  The level is stored (``dostup.accounts.levels``); level 2 is reachable where a verifier checks the
-  full profile (SPEC §4.8: the preset raises levels), level 3 has no way in yet;
+  The level is stored (``dostup.accounts.levels``); where levels are on (SPEC §4.8), level 2 is given by
+  the verifier of the full profile and level 3 by an operator who saw the documents in person;
 * the **session's strength**, NIST SP 800-63B's authenticator assurance level (``aal1``: one factor,
   ``aal2``: two).
 
@@ -24,9 +24,9 @@ from dostup.persistence.db import Database
 
 PREFIX = "urn:dostup:loa:"
 LEVELS = (1, 2, 3)
-#: What an account can have without a verifier; with one (levels on), :data:`WITH_VERIFIER`.
+#: What an account can have without levels; with them (a verifier, and the operators' confirmation), :data:`WITH_VERIFIER`.
 REACHABLE_LEVELS = (1,)
-WITH_VERIFIER = (1, 2)
+WITH_VERIFIER = (1, 2, 3)
 _VALUE = re.compile(r"urn:dostup:loa:([1-3])(?::aal([12]))?")
 
 

@@ -116,3 +116,13 @@ async def reject_verification(request_id: str, body: ReasonIn, ctx: ApiContext, 
     await services.verification_queue.decide(staff.account_id, staff.role, request_id, approved=False,
                                              reason=body.reason, ctx=ctx)
     return Response(status_code=204)
+
+
+@router.post("/accounts/{account_id}/confirm-identity", status_code=204, responses=errors(404, 409))
+async def confirm_identity(account_id: str, body: ReasonIn, ctx: ApiContext, services: ServicesDep,
+                           staff: OperatorDep) -> Response:
+    """The customer showed the passport and SNILS in a service centre and they match the checked profile:
+    «Стандартная» becomes «Подтверждённая» (409 ``not_standard`` below it or when confirmed already); the
+    customer is told by SMS or email."""
+    await services.verification_queue.confirm_identity(staff.account_id, staff.role, account_id, body.reason, ctx)
+    return Response(status_code=204)
