@@ -78,6 +78,7 @@ async def test_a_profile_approved_by_an_operator_makes_the_account_standard_and_
         home = (await surface.client.get("/cabinet")).text
         assert "<strong>Стандартная учётная запись</strong>" in home and "запись к врачу" in home
         assert "Подтверждённая учётная запись" in home and "регистрация брака" in home
+        assert "В центр обслуживания нужно взять паспорт и СНИЛС" in home
 
 
 async def test_a_rejection_keeps_the_level_and_tells_the_reason(client_factory, services, surface):
