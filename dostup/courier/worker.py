@@ -128,9 +128,12 @@ class Worker:
 
     async def _send(self, msg: OutboxMessage) -> dict[str, Any]:
         """Send one message; the values that record the outcome (its row is written later)."""
-        channel = self._channels[msg.channel]
+        channel = self._channels.get(msg.channel)
         now = self._clock.now()
         values: dict[str, Any]
+        if channel is None:  # a channel no longer configured (the identity registry turned off): it cannot go
+            return {"attempts": msg.attempts + 1, "last_error": f"no channel '{msg.channel}' is configured",
+                    "claimed_until": None, "status": "failed", "body": "[not delivered]", "code": None}
         try:
             await channel.send(msg)
         except Exception as exc:  # noqa: BLE001 - DeliveryError, or any other failure (a mistyped URL):
@@ -147,8 +150,9 @@ class Worker:
                 "status": "failed" if failed else "pending",
                 "next_attempt_at": now + dt.timedelta(seconds=self.backoff(attempts)),
             }
-            if failed and msg.code is not None and not channel.keeps_text:
-                values.update(body="[not delivered]", code=None)  # a dead message keeps no readable code
+            if failed and (msg.code is not None or getattr(channel, "personal", False)) and not channel.keeps_text:
+                # a dead message keeps no readable code, nor a registry request's passport data
+                values.update(body="[not delivered]", code=None)
             log.warning("delivery of %s (%s) failed, attempt %d: %s", msg.id, msg.kind, attempts, exc)
         else:
             values = {"attempts": msg.attempts + 1, "status": "sent", "sent_at": now, "claimed_until": None}
@@ -204,7 +208,8 @@ class Worker:
             for i, msg in enumerate(batch):
                 outcomes.append({"id": msg.id, **await self._send(msg)})
                 rest = [m.id for m in batch[i + 1:]]
-                if self._channels[msg.channel].keeps_text or not rest:
+                channel = self._channels.get(msg.channel)
+                if (channel is not None and channel.keeps_text) or not rest:
                     continue  # the dev outbox: recorded with the batch
                 async with self._db.write() as s:
                     await self._write(s, outcomes)

@@ -138,6 +138,24 @@ async def test_an_unexpected_channel_error_is_a_failed_attempt_and_the_batch_goe
     assert (await load(services, mail)).status == "sent"
 
 
+async def test_a_message_for_a_channel_no_longer_configured_fails_at_once_and_the_batch_goes_on(services):
+    """A verification request queued for the identity registry, after the registry was turned off: it cannot
+    go, so it ends ``failed`` with its body (a passport) redacted, and the rest of the batch is delivered."""
+    from dostup.core.crypto import random_id
+
+    now = services.clock.now()
+    async with services.db.write() as s:
+        s.add(OutboxMessage(id=(orphan := random_id()), account_id=None, channel="registry", kind="verification_request",
+                            to="registry", subject="", body='{"person": {"passport_number": "123456"}}', code=None,
+                            locale="ru", status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    mail = await enqueue(services, "user@example.ru", channel="email")
+    assert await services.worker.run_once() == 2
+    row = await load(services, orphan)
+    assert (row.status, row.attempts, row.body) == ("failed", 1, "[not delivered]")
+    assert row.last_error == "no channel 'registry' is configured"
+    assert (await load(services, mail)).status == "sent"
+
+
 # -- concurrency -----------------------------------------------------------------------------
 
 

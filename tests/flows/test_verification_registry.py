@@ -45,7 +45,7 @@ def registry() -> Iterator[Gateway]:
 def settings_overrides(registry: Gateway) -> dict[str, str]:
     return {"DOSTUP_PRESET": "gosuslugi", "DOSTUP_LEVELS__VERIFIER": "registry",
             "DOSTUP_LEVELS__REGISTRY_URL": registry.url + "/checks", "DOSTUP_LEVELS__REGISTRY_SECRET": SECRET,
-            "DOSTUP_LEVELS__REGISTRY_TIMEOUT_SECONDS": "2"}
+            "DOSTUP_LEVELS__REGISTRY_TIMEOUT_SECONDS": "2", "DOSTUP_COURIER__MAX_ATTEMPTS": "2"}
 
 
 async def _sent(registry: Gateway, count: int = 1) -> list[Any]:
@@ -55,6 +55,26 @@ async def _sent(registry: Gateway, count: int = 1) -> list[Any]:
 async def _messages(services: Any) -> list[OutboxMessage]:
     async with services.db.read() as s:
         return list((await s.execute(select(OutboxMessage).where(OutboxMessage.channel == "registry"))).scalars())
+
+
+async def _message_once(services: Any, done: Any) -> OutboxMessage:
+    """The registry's one message, once the courier has recorded what ``done`` looks for (a deadline)."""
+    for _ in range(250):
+        [message] = await _messages(services)
+        if done(message):
+            return message
+        await asyncio.sleep(0.02)
+    raise AssertionError("the courier did not record the delivery in time")
+
+
+async def _down_then(services: Any, surface: Any, registry: Gateway, n: int) -> Any:
+    """A customer's request sent to a registry that answers 503."""
+    registry.reply = Reply(503, {"error": "maintenance"})
+    made = await make_account(services, n)
+    await sign_in(surface, made.phone)
+    assert (await submit(surface, **PERSON)).ok
+    await _sent(registry)
+    return made
 
 
 def _answer(services: Any, body: dict[str, Any], *, secret: str = SECRET, shift: int = 0) -> tuple[bytes, dict[str, str]]:
@@ -77,13 +97,9 @@ async def test_the_registry_gets_the_signed_request_and_its_signed_answer_makes_
     assert body["request_id"] == waiting.id and waiting.verifier == "registry" and waiting.state == "submitted"
     assert body["callback_url"] == "http://testserver" + CALLBACK and body["level"] == 2
     assert body["person"]["passport_number"] == "123456" and body["person"]["snils"] == PERSON["snils"]
-    [message] = await _messages(services)
+    # the courier records the delivery after the answer: the passport data goes
+    message = await _message_once(services, lambda m: m.status == "sent")
     assert req.headers["idempotency-key"] == message.id
-    for _ in range(100):  # the courier records the delivery after the answer: the passport data goes
-        if (await _messages(services))[0].status == "sent":
-            break
-        await asyncio.sleep(0.02)
-    message = (await _messages(services))[0]
     assert message.status == "sent" and "123456" not in message.body and message.account_id is None
     assert (await status(surface))["verification"]["state"] == "submitted"
 
@@ -156,16 +172,8 @@ async def test_forged_stale_and_malformed_answers_are_refused_and_change_nothing
 
 
 async def test_a_registry_that_is_down_gets_the_request_again_after_the_back_off(services, surface, registry):
-    registry.reply = Reply(503, {"error": "maintenance"})
-    made = await make_account(services, 604)
-    await sign_in(surface, made.phone)
-    assert (await submit(surface, **PERSON)).ok
-    await _sent(registry)
-    for _ in range(100):
-        [message] = await _messages(services)
-        if message.attempts == 1:
-            break
-        await asyncio.sleep(0.02)
+    await _down_then(services, surface, registry, 604)
+    message = await _message_once(services, lambda m: m.attempts == 1)
     assert (message.status, message.attempts) == ("pending", 1)
     registry.reply = Reply(202, {})
     services.clock.advance(seconds=3600)
@@ -183,3 +191,22 @@ def test_the_registry_verifier_needs_a_url_and_a_long_secret():
     with pytest.raises(SettingsError, match="DOSTUP_LEVELS__REGISTRY_URL must be an https"):
         make_settings(DOSTUP_ENV="production", DOSTUP_LEVELS__VERIFIER="registry",
                       DOSTUP_LEVELS__REGISTRY_URL="http://registry.example/x", DOSTUP_LEVELS__REGISTRY_SECRET=SECRET)
+
+
+async def test_a_request_the_courier_gives_up_on_keeps_no_passport_data(services, surface, registry):
+    """The message's body is a person's passport: redacted when the courier gives up, as when it is delivered."""
+    made = await _down_then(services, surface, registry, 605)
+    services.clock.advance(seconds=3600)
+    services.worker.wake()
+    await _sent(registry, 2)
+    message = await _message_once(services, lambda m: m.status == "failed")
+    assert (message.status, message.attempts, message.body) == ("failed", 2, "[not delivered]")
+    assert [r.state for r in (await rows(services, made.id))[1]] == ["submitted"]
+    registry.reply = Reply(202, {})
+    assert (await submit(surface, **PERSON)).ok  # the same data within the day: nothing new
+    assert len((await rows(services, made.id))[1]) == 1
+    services.clock.advance(hours=24)
+    await sign_in(surface, made.phone)  # the session has long expired
+    assert (await submit(surface, **PERSON)).ok  # a day later the same data goes again
+    assert [r.state for r in (await rows(services, made.id))[1]] == ["cancelled", "submitted"]
+    assert len(await _sent(registry, 3)) == 3

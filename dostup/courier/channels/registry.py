@@ -26,6 +26,7 @@ CHANNEL = "registry"
 class RegistryChannel:
     name = CHANNEL
     keeps_text = False
+    personal = True  # the body is a person's passport data: redacted when it is given up on, not only when sent
 
     def __init__(self, settings: LevelSettings, clock: Clock) -> None:
         self._s = settings

@@ -5,8 +5,9 @@
 
 * :meth:`VerificationService.submit` checks every field (:func:`dostup.identity.person.parse_person`: all
   problems at once, nothing written unless all are right), stores the profile and a ``submitted`` request,
-  and hands it to the verifier — all in one unit of work.  Saving the same data again while it waits or is
-  checked changes nothing; different data lowers a checked level and replaces a waiting request.
+  and hands it to the verifier — all in one unit of work.  Saving the same data again while it is checked,
+  or while it waits (for a day: after that the same data is sent again, in case the first request was lost
+  on its way), changes nothing; different data lowers a checked level and replaces a waiting request.
 * :meth:`VerificationService.answer_in` is the verifier's answer, in the caller's unit of work (an
   operator's, with its audit row; or the registry's callback): the level becomes «Стандартная» on
   approval, and the user is told either way by SMS or email.
@@ -137,20 +138,24 @@ class VerificationService:
         taken = Conflict("settings.snils_taken", field="snils", code="snils_taken")
         try:
             async with self._db.write() as s:
-                account = await s.get(Account, account_id)
+                # the account's row locked (PostgreSQL; SQLite's write unit is serial): two submissions racing
+                # run one after the other, so the second sees and cancels the first's request
+                account = await s.get(Account, account_id, with_for_update=True)
                 assert account is not None
                 profile = await s.get(IdentityProfile, account_id)
                 stored = stored_snapshot(account, profile)
                 latest = await L.latest_verification(s, account_id)
                 level = profile.level if profile else L.SIMPLIFIED
-                if stored == snap and (level >= L.STANDARD or (latest and latest.state == flow.SUBMITTED)):
-                    return await self._view(s, account_id)  # already checked, or already waiting: nothing new
+                waiting = latest is not None and latest.state == flow.SUBMITTED and now - latest.created_at < DAY
+                if stored == snap and (level >= L.STANDARD or waiting):
+                    return await self._view(s, account_id)  # already checked, or waiting: nothing new
                 if person.snils != account.snils and (await s.execute(
                         select(Account.id).where(Account.snils == person.snils))).first() is not None:
                     raise taken
                 await self._within_limit(s, account_id, now)
                 changed = {k: v for k, v in snap.items() if stored.get(k) != v}
                 lowered = await L.checked_fields_changed(s, account_id, changed, ctx, now)
+                await L.cancel_pending(s, account_id, now)  # the same data sent again: the old request is replaced
                 profile = profile or await self._new_profile(s, account_id, now)
                 self._write(account, profile, person, now)
                 request = VerificationRequest(id=random_id(), account_id=account_id, level=L.STANDARD,
