@@ -82,6 +82,27 @@ async def _seed(services: Any) -> None:
     shared = await services.hasher.hash(PASSWORD)
     await seed.bulk_seed(services.settings.database_url, services.settings.secret_key, seed.Plan(ACCOUNTS),
                          progress=False, hashes=([], shared), fast=False)
+    await _seed_levels(services)
+
+
+async def _seed_levels(services: Any) -> None:
+    """Levels of assurance (SPEC §4.8; the bench's seeder writes none): every customer a profile at level 2 and
+    an answered request, one in ten a request still waiting for the operators; then fresh statistics."""
+    from sqlalchemy import insert, text
+
+    from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
+
+    now = services.clock.now()
+    ids = [seed.rid("a", n) for n in range(2, ACCOUNTS)]
+    async with services.db.write() as s:
+        await s.execute(insert(IdentityProfile), [{"account_id": i, "level": 2, "no_middle_name": False,
+                                                   "updated_at": now} for i in ids])
+        await s.execute(insert(VerificationRequest), [
+            {"id": f"v{n:031d}", "account_id": i, "level": 2, "state": "submitted" if n % 10 == 0 else "approved",
+             "verifier": "operator", "data": {}, "created_at": now - dt.timedelta(seconds=n), "updated_at": now}
+            for n, i in enumerate(ids)])
+    async with services.db.write() as s:
+        await s.execute(text("ANALYZE"))
 
 
 async def _scenario(services: Any, client_factory: Any) -> None:
@@ -141,6 +162,13 @@ async def _scenario(services: Any, client_factory: Any) -> None:
     await actions.block(op, "operator", seed.rid("a", 41), "plan check", Context())
     await actions.unblock(op, "operator", seed.rid("a", 41), "plan check", Context())
     trail = await operator_actions(services.db, op, None)
+    # levels of assurance: the status and profile, the operators' queue by pages, an answer, a change lowering it
+    await services.profile.status(seed.rid("a", n))
+    queue = await services.verification_queue.pending(op, "plan check", None, Context())
+    await services.verification_queue.pending(op, "plan check", queue.next, Context())
+    await services.verification_queue.decide(op, "admin", queue.items[0].id, approved=False, reason="plan check",
+                                             ctx=Context())
+    await services.profile.update_names(seed.rid("a", n), {"middle_name": "Петрович"}, Context())
     await operator_actions(services.db, op, encode_cursor(trail.items[0].created_at, trail.items[0].id))
 
     # OIDC: codes, tokens, grants, consents
