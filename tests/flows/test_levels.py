@@ -49,6 +49,11 @@ async def test_a_profile_approved_by_an_operator_makes_the_account_standard_and_
     assert waiting["verification"]["state"] == "submitted" and waiting["level"] == "simplified"
     again = await submit(surface, **PERSON)  # the same data while it waits: nothing new
     assert again.ok and len((await rows(services, account_id))[1]) == 1
+    if isinstance(surface, UiSurface):
+        assert sent.data["location"].endswith("?sent=1") and again.data["location"].endswith("?saved=1")
+        assert "Данные сохранены и отправлены на проверку." in (await surface.client.get(sent.data["location"])).text
+    else:
+        assert sent.data["sent"] is True and again.data["sent"] is False
 
     staff = client_factory()
     headers = await _staff(staff, services, 590, "operator")

@@ -71,6 +71,7 @@ class IdentityView:
     status: L.AccountStatus
     person: PersonView
     level_lowered: bool = False  # this change lowered the level: the user is told
+    sent: bool = False  # this call sent the profile for the check (False: nothing had changed)
 
 
 def stored_snapshot(account: Account, profile: IdentityProfile | None) -> dict[str, object]:
@@ -113,14 +114,14 @@ class VerificationService:
         async with self._db.read() as s:
             return await self._view(s, account_id)
 
-    async def _view(self, s: AsyncSession, account_id: str, *, lowered: bool = False) -> IdentityView:
+    async def _view(self, s: AsyncSession, account_id: str, *, lowered: bool = False, sent: bool = False) -> IdentityView:
         account = await s.get(Account, account_id)
         assert account is not None
         profile = await s.get(IdentityProfile, account_id)
         status = L.account_status(account, email_by_link=self._email_by_link,
                                   level=profile.level if profile else L.SIMPLIFIED,
                                   verification=await L.latest_verification(s, account_id), levels_on=True)
-        return IdentityView(status, _person_view(account, profile), lowered)
+        return IdentityView(status, _person_view(account, profile), lowered, sent)
 
     async def catalogue(self, account_id: str) -> Catalogue:
         """The services the account may use at its level, and what the next level unlocks."""
@@ -166,7 +167,7 @@ class VerificationService:
                 record_event(s, kind="verification_submitted", outcome="success", ctx=ctx, now=now,
                              account_id=account_id, verifier=self.verifier.name)
                 await s.flush()
-                view = await self._view(s, account_id, lowered=lowered)
+                view = await self._view(s, account_id, lowered=lowered, sent=True)
         except IntegrityError:
             raise taken from None
         self.wake_courier()

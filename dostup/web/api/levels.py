@@ -54,7 +54,8 @@ async def get_identity(services: ServicesDep, rec: SessionDep) -> IdentityView:
 
 @router.put("/account/identity", dependencies=[SameOrigin], responses=errors(409, 429))
 async def put_identity(body: IdentityIn, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> IdentityView:
-    """Save the full profile and send it for the check (422 lists every bad field; 409 ``snils_taken``).
+    """Save the full profile and send it for the check (``sent: true``; the same data while it is checked or
+    waits is not sent again).  422 names the bad fields (``errors`` on the page), 409 ``snils_taken``.
     Changing a checked field of a «Стандартная» account lowers it (``level_lowered: true``)."""
     return await services.verification.submit(rec.account_id, body.model_dump(), ctx)
 

@@ -33,6 +33,7 @@ async def identity_form(page: UiPage, rec: CabinetPage) -> Response:
         values["snils"] = format_snils(view.person.snils)
     return page.render("settings_identity.html", session=rec, view=view, values=page.values or values,
                        citizenships=country_names(page.ctx.locale), sent=page.flag("sent"),
+                       saved=page.flag("saved"),
                        lowered=page.flag("lowered"))
 
 
@@ -40,4 +41,4 @@ async def identity_form(page: UiPage, rec: CabinetPage) -> Response:
 async def identity_submit(page: UiPage, form: Form[IdentityIn], rec: CabinetPage) -> Response:
     async with page.form(partial(identity_form, page, rec), form) as body:
         view = await page.services.verification.submit(rec.account_id, body.model_dump(), page.ctx)
-    return redirect(PATH + "?sent=1" + ("&lowered=1" if view.level_lowered else ""))
+    return redirect(PATH + ("?sent=1" if view.sent else "?saved=1") + ("&lowered=1" if view.level_lowered else ""))
