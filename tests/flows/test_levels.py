@@ -183,6 +183,13 @@ async def test_bad_input_in_any_field_is_a_422_that_writes_nothing(services, sur
         assert f'value="{PERSON["passport_issuer"]}"' in r.data["html"] or field == "passport_issuer"
 
 
+async def test_a_patronymic_and_no_patronymic_together_are_refused(services, surface):
+    account_id = await _customer(services, surface, 512)
+    r = await submit(surface, **PERSON, no_middle_name=True)
+    assert r.status == 422 and r.field == "middle_name" and "оставьте что-то одно" in r.message
+    assert await rows(services, account_id) == (None, [])
+
+
 async def test_a_snils_of_another_cabinet_is_a_409_and_unknown_fields_are_ignored(client_factory, services, surface):
     other = await make_account(services, 506)
     async with services.db.write() as s:
@@ -215,6 +222,9 @@ async def test_the_queue_is_staff_only_with_a_reason_and_nobody_answers_their_ow
     for body in ({}, {"reason": "x"}):
         r = await staff.post(f"{QUEUE}/pending", json=body, headers=headers)
         assert r.status_code == 422 and r.json()["error"]["field"] == "reason"
+    for cursor in ("garbage", "x" * 500):
+        r = await staff.post(f"{QUEUE}/pending?after={cursor}", json={"reason": REASON}, headers=headers)
+        assert r.status_code == 422, r.text
     [item] = await _pending(staff, headers)
     for body in ({}, {"reason": "я" * 301}):
         r = await staff.post(f"{QUEUE}/{item['id']}/approve", json=body, headers=headers)
