@@ -68,3 +68,13 @@ async def test_a_setting_turns_levels_on_for_another_preset(services, client_fac
 async def test_discovery_lists_levels_2_and_3_where_levels_are_on(client):
     doc = (await client.get("/.well-known/openid-configuration")).json()
     assert doc["acr_values_supported"] == [f"urn:dostup:loa:{level}:aal{aal}" for level in (1, 2, 3) for aal in (1, 2)]
+
+
+@pytest.mark.parametrize("value", ['[{"id": "Bad Id", "min_level": 1}]', '[{"id": "tax", "min_level": 4}]',
+                                   '[{"id": "tax"}, {"id": "tax"}]', "not json"])
+def test_a_wrong_service_catalogue_stops_the_start_naming_the_setting(value):
+    from dostup.settings import SettingsError
+    from tests.support import make_settings
+
+    with pytest.raises(SettingsError, match="DOSTUP_LEVELS__"):
+        make_settings(DOSTUP_LEVELS__SERVICES=value)
