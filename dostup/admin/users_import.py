@@ -8,7 +8,7 @@ ignored) — at least one of ``phone``, ``email``, ``login``, ``snils``, and any
 - ``phone`` (national or ``+7…``), ``email``, ``login``, ``snils`` (the gosuslugi cabinet signs in
   by it) — normalised and checked as at registration; a row needs at least one.  They were confirmed by the previous cabinet and are imported confirmed.
 - ``password_hash`` — as the previous cabinet stored it: argon2 (any parameters), bcrypt, or PBKDF2
-  as Django, Werkzeug or passlib write it (``dostup.credentials.legacy_hashes``).  The customer signs
+  as Django, Werkzeug or passlib write it, or Werkzeug's scrypt (``dostup.credentials.legacy_hashes``).  The customer signs
   in with their old password; that sign-in replaces the hash with argon2id at Dostup's parameters.
   Empty: the account has no password and its owner sets one through «Восстановить доступ».
 - names — at most 100 characters each.

@@ -7,6 +7,7 @@ The formats, as the systems that write them store them:
   first 72 bytes of the password count;
 - PBKDF2 as Django writes it — ``pbkdf2_sha256$ITER$SALT$BASE64`` (also ``pbkdf2_sha1``);
 - PBKDF2 as Werkzeug (Flask) writes it — ``pbkdf2:sha256:ITER$SALT$HEX`` (also sha512);
+- scrypt as Werkzeug writes it (its default since 2.3) — ``scrypt:N:R:P$SALT$HEX``, a 64-byte key;
 - PBKDF2 in the modular crypt form of passlib — ``$pbkdf2-sha256$ITER$AB64SALT$AB64HASH``
   (also sha512, and ``$pbkdf2$`` for SHA-1).
 
@@ -14,7 +15,9 @@ argon2 hashes of any parameters (``$argon2id$``, ``$argon2i$``) need nothing her
 hasher checks them and re-hashes those whose parameters differ from the configured ones.
 
 Costs are bounded so that an imported row cannot make one sign-in burn seconds of CPU: bcrypt
-cost 4–:data:`MAX_BCRYPT_COST`, PBKDF2 1,000–:data:`MAX_PBKDF2_ITERATIONS` iterations.
+cost 4–:data:`MAX_BCRYPT_COST`, PBKDF2 1,000–:data:`MAX_PBKDF2_ITERATIONS` iterations, scrypt at most
+:data:`MAX_SCRYPT_MEMORY` of working memory (128·N·r bytes; Werkzeug's default N=2¹⁵, r=8 is exactly that)
+and N·r·p at most :data:`MAX_SCRYPT_WORK`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ MAX_BCRYPT_COST = 14  # ~1 s a check on one core; the default of most systems is
 MIN_PBKDF2_ITERATIONS = 1_000
 MAX_PBKDF2_ITERATIONS = 2_000_000
 BCRYPT_MAX_BYTES = 72
+MAX_SCRYPT_MEMORY = 32 * 1024 * 1024  # bytes: what one check may hold in the web process
+MAX_SCRYPT_WORK = 2**19  # N·r·p: twice Werkzeug's default
+SCRYPT_KEY_BYTES = 64  # Werkzeug's (hashlib's default dklen)
 
 _BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 _DIGESTS = {"sha1": 20, "sha256": 32, "sha512": 64}
@@ -37,11 +43,13 @@ _DIGESTS = {"sha1": 20, "sha256": 32, "sha512": 64}
 
 @dataclass(frozen=True, slots=True)
 class LegacyHash:
-    scheme: str  # "bcrypt" or "pbkdf2"
+    scheme: str  # "bcrypt", "pbkdf2" or "scrypt"
     digest: str = ""  # pbkdf2's hash function
-    iterations: int = 0
+    iterations: int = 0  # pbkdf2's iterations; scrypt's N
     salt: bytes = b""
     expected: bytes = b""
+    block_size: int = 0  # scrypt's r
+    parallelism: int = 0  # scrypt's p
 
 
 def _ab64(text: str) -> bytes:
@@ -56,6 +64,17 @@ def _pbkdf2(digest: str, iterations: str, salt: bytes, expected: bytes) -> Legac
     if not MIN_PBKDF2_ITERATIONS <= rounds <= MAX_PBKDF2_ITERATIONS:
         return None
     return LegacyHash("pbkdf2", digest, rounds, salt, expected)
+
+
+def _scrypt(params: str, salt: bytes, expected: bytes) -> LegacyHash | None:
+    name, *numbers = params.split(":")
+    if name != "scrypt" or len(numbers) != 3 or not all(x.isdigit() and len(x) <= 8 for x in numbers):
+        return None
+    n, r, p = map(int, numbers)
+    if (n < 2 or n & (n - 1) or not r or not p or 128 * n * r > MAX_SCRYPT_MEMORY or n * r * p > MAX_SCRYPT_WORK
+            or len(expected) != SCRYPT_KEY_BYTES or not salt):
+        return None
+    return LegacyHash("scrypt", iterations=n, block_size=r, parallelism=p, salt=salt, expected=expected)
 
 
 def parse(stored: str) -> LegacyHash | None:
@@ -74,6 +93,9 @@ def parse(stored: str) -> LegacyHash | None:
             method, salt, hexed = stored.split("$")
             _, digest, iterations = method.split(":")
             return _pbkdf2(digest, iterations, salt.encode(), bytes.fromhex(hexed))
+        if stored.startswith("scrypt:"):  # Werkzeug
+            params, salt, hexed = stored.split("$")
+            return _scrypt(params, salt.encode(), bytes.fromhex(hexed))
         if stored.startswith("$pbkdf2"):  # passlib
             _, name, iterations, salt, encoded = stored.split("$")
             digest = name.removeprefix("pbkdf2").removeprefix("-") or "sha1"
@@ -89,5 +111,10 @@ def verify(legacy: LegacyHash, password: str) -> bool:
         import bcrypt  # here: loaded by the processes that meet such a hash, not by every web process
 
         return bcrypt.checkpw(secret[:BCRYPT_MAX_BYTES], legacy.expected)
+    if legacy.scheme == "scrypt":
+        n, r, p = legacy.iterations, legacy.block_size, legacy.parallelism
+        key = hashlib.scrypt(secret, salt=legacy.salt, n=n, r=r, p=p, maxmem=132 * n * r * p,  # Werkzeug's margin
+                             dklen=SCRYPT_KEY_BYTES)
+        return hmac.compare_digest(key, legacy.expected)
     derived = hashlib.pbkdf2_hmac(legacy.digest, secret, legacy.salt, legacy.iterations)
     return hmac.compare_digest(derived, legacy.expected)

@@ -14,6 +14,7 @@ from tests.unit.test_legacy_hashes import OLD, VECTORS
 
 DJANGO = VECTORS["django sha256"][1]
 BCRYPT_U = VECTORS["bcrypt"][1]  # the password "U*U" (too short for today's policy: still accepted, it is the old one)
+SCRYPT_PASSWORD, SCRYPT = VECTORS["werkzeug scrypt"]  # a Flask cabinet's default hash
 
 
 async def _import(services, text: str):
@@ -28,8 +29,9 @@ async def _hash(services, phone: str) -> str | None:
 async def test_an_imported_customer_signs_in_with_the_old_password_which_becomes_argon2id(services, surface):
     report = await _import(services, "phone,email,password_hash,given_name\n"
                                      f"8 912 000-11-22,old@example.ru,{DJANGO},Ирина\n"
-                                     f"+79120001133,,{BCRYPT_U},\n")
-    assert (report.created, report.errors) == (2, [])
+                                     f"+79120001133,,{BCRYPT_U},\n"
+                                     f"+79120001144,,{SCRYPT},\n")
+    assert (report.created, report.errors) == (3, [])
     wrong = await surface.login(method="phone", phone="+79120001122", password="Wrong-Parol-2019")
     assert not wrong.ok
     assert await _hash(services, "+79120001122") == DJANGO  # a failed try changes nothing
@@ -40,6 +42,10 @@ async def test_an_imported_customer_signs_in_with_the_old_password_which_becomes
     assert (await services.hasher.verify(upgraded, OLD))[0]
     assert (await surface.login(method="phone", phone="+79120001133", password="U*U")).ok
     assert (await _hash(services, "+79120001133") or "").startswith("$argon2id$")
+    assert not (await surface.login(method="phone", phone="+79120001144", password=SCRYPT_PASSWORD + "x")).ok
+    assert await _hash(services, "+79120001144") == SCRYPT
+    assert (await surface.login(method="phone", phone="+79120001144", password=SCRYPT_PASSWORD)).ok
+    assert (await _hash(services, "+79120001144") or "").startswith("$argon2id$")
 
 
 async def test_a_second_sign_in_uses_the_new_hash(services, client):

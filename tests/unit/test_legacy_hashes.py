@@ -20,6 +20,13 @@ VECTORS = {
     "django sha256": (OLD, "pbkdf2_sha256$1000$seasalt$EJOEoaxNNzn9SWD9jtMcMwBhl2vWhqi8etbL1Fvobhk="),
     "django sha1": (OLD, "pbkdf2_sha1$1000$seasalt$XJ7IJKbM2eKfXLuYfAsu0N+g5bU="),
     "werkzeug sha256": (OLD, "pbkdf2:sha256:1000$seasalt$109384a1ac4d3739fd4960fd8ed31c330061976bd686a8bc7ad6cbd45be86e19"),
+    # werkzeug.security.generate_password_hash of Werkzeug 3.1.9 (its default method, and N=2^14 with p=2)
+    "werkzeug scrypt": ("Пароль-от-старого-кабинета1",
+                        "scrypt:32768:8:1$vRShbW5SL45GNIRv$24a2ee02a5f44005b1375c8d0d98ebf6f901e3a225311c7f6df3bdbb06740dd1"
+                        "259392076b7636c2862dbd852638a3aba7f651cd0022b5968320e094cc1ffb91"),
+    "werkzeug scrypt p2": ("correct horse",
+                           "scrypt:16384:8:2$5dwnMNDKa2ZyKdky$75dd1b48eff3c8fbdefeee329f77ec54ede5a1110a345c91e31241e3201d65d7"
+                           "4dfda911789cda51427f44153145a00d62b79342d7e4de9587c5f146ac66682a"),
     "passlib sha512": (OLD, "$pbkdf2-sha512$1000$c2Vhc2FsdA$Uw7BKKml5tdhUFO.CIkQH54bl1ucsMx9NA/4m96S9hAK10vLFiy7HJaK2vgWNCnjkq7/"
                             "2Mu0oRj5D/dOT.tfYQ"),
 }
@@ -59,6 +66,18 @@ def test_bcrypt_counts_the_first_72_bytes_as_the_systems_that_wrote_it():
     "pbkdf2:sha256$seasalt$109384a1ac4d3739fd4960fd8ed31c330061976bd686a8bc7ad6cbd45be86e19",
     "$pbkdf2-sha512$1000$c2Vhc2FsdA$not*base64",
     "md5$seasalt$5f4dcc3b5aa765d61d8327deb882cf99",
+    # scrypt: N not a power of two, memory over 32 MiB (N=2^16, r=8), work over the bound, a short key, no
+    # salt, missing or non-numeric parameters, bad hex
+    "scrypt:30000:8:1$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:65536:8:1$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:16384:8:8$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:32768:8:1$vRShbW5SL45GNIRv$" + "24" * 32,
+    "scrypt:32768:8:1$$" + "24" * 64,
+    "scrypt:32768:8$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:32768:8:x$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:32768:0:1$vRShbW5SL45GNIRv$" + "24" * 64,
+    "scrypt:32768:8:1$vRShbW5SL45GNIRv$" + "zz" * 64,
     "5f4dcc3b5aa765d61d8327deb882cf99",
     "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/",
     "",
