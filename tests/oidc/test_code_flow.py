@@ -119,15 +119,18 @@ async def test_withdrawing_access_ends_the_partners_tokens_on_both_surfaces(
             ).status_code == 401
 
 
-async def test_a_standard_account_gets_level_2_in_its_acr(
-        services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
-    """SPEC §4.8: the stored level is the ``acr``'s (``urn:dostup:loa:2:…`` once the profile was checked)."""
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_LEVELS__ENABLED": "true"}, {}], ids=["levels on", "levels off"])
+async def test_a_standard_account_gets_level_2_in_its_acr_where_levels_are_on(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient], settings_overrides: dict[str, str]) -> None:
+    """SPEC §4.8: the stored level is the ``acr``'s (``urn:dostup:loa:2:…`` once the profile was checked) —
+    where levels are on; a cabinet that turned them off vouches for level 1 only, as its discovery says."""
     from sqlalchemy import select
 
     from dostup.persistence.models import Account
     from dostup.persistence.models_levels import IdentityProfile
 
-    rp = await add_client(services, min_level=2)
+    on = bool(settings_overrides)
+    rp = await add_client(services, min_level=2 if on else 1)
     browser = await signed_in_browser(client_factory(), services)
     async with services.db.write() as s:
         account_id = (await s.execute(select(Account.id).where(Account.phone == "+79120000001"))).scalar_one()
@@ -139,4 +142,7 @@ async def test_a_standard_account_gets_level_2_in_its_acr(
                                                   "redirect_uri": REDIRECT, "code_verifier": verifier},
                            auth=(rp["client_id"], rp["client_secret"]))
     assert resp.status_code == 200, resp.text
-    assert _claims(resp.json()["id_token"])["acr"] == "urn:dostup:loa:2:aal1"
+    acr = _claims(resp.json()["id_token"])["acr"]
+    assert acr == ("urn:dostup:loa:2:aal1" if on else "urn:dostup:loa:1:aal1")
+    supported = (await http.get("/.well-known/openid-configuration")).json()["acr_values_supported"]
+    assert acr in supported

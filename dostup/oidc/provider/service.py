@@ -184,7 +184,8 @@ class OidcProvider:
         req = HttpRequest("GET", f"{self.issuer}/oauth2/authorize?{query}", {})
         if session is not None and not is_unrestricted(session):
             return Redirect("/settings/password")
-        level = wait(acr_.account_level(self._db, session.account_id)) if session is not None else 1
+        # the stored level, as far as this cabinet vouches for levels now (discovery lists the same)
+        level = min(wait(acr_.account_level(self._db, session.account_id)), max(self.levels)) if session is not None else 1
         subject = self._subject(session, level) if session is not None else None
         try:
             grant = self.server.get_consent_grant(req, end_user=subject)
