@@ -46,6 +46,7 @@ from dostup.web.ui import (
     contract_pages,
     history_pages,
     level_pages,
+    operator_pages,
     pages,
     passcode_pages,
     passkey_pages,
@@ -60,7 +61,7 @@ API = (auth, second_factor, passkeys, passcode, registration, recovery, account,
        admin, users_import, operator, social, documents, levels)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
-      company_pages, contract_pages, social_pages, level_pages)
+      company_pages, contract_pages, social_pages, level_pages, operator_pages)
 
 
 class DostupApp(FastAPI):

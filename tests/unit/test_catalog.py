@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dostup.accounts import companies, contracts, levels, preferences
+from dostup.admin import search
 from dostup.core.i18n import Catalog, MissingMessage
 from dostup.presets import PRESETS
 from dostup.selfservice.login.flow import IDENTIFIERS as LOGIN_METHODS
@@ -55,6 +56,12 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "login.tab_*": (LOGIN_METHODS,),
     "home.by_*": (LOGIN_METHODS,),
     "status.level.*": (levels.LEVELS,),  # _account_status.html
+    # the operator console (web/ui/operator_pages.py and its templates)
+    "console.by.*": (search.KINDS,),
+    "console.state.*": (("active", "blocked", "deleted"),),
+    "console.done.*": (("block", "unblock", "second_factor_reset", "confirm_identity", "approve", "reject"),),
+    "console.person.*": (("gender", "birth_date", "birth_place", "citizenship", "passport_series", "passport_number",
+                          "passport_issued_on", "passport_division_code", "passport_issuer", "snils"),),
     "services.*": ((*{i for p in PRESETS.values() for i, _ in p.services},),),  # _account_status.html: the catalogue
     "services.unlocks_*": (levels.LEVELS[1:],),
     "status.standard.*": (("tax", "doctor", "medical", "pension", "patent", "trademark"),),  # home.html: the preset's sign-in identifiers

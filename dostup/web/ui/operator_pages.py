@@ -1,0 +1,135 @@
+"""«Консоль оператора» (SPEC §4.14) in the browser: the customer search, the account card with its actions
+(block, unblock, second-factor reset, identity confirmed in person) and the review queue of «Стандартная»
+checks — the same use-cases and input models as the staff JSON API (``web/api/operator.py``).
+
+Only operators and administrators signed in with two factors (``aal`` 2) get these pages; a customer gets
+404 (the console is not advertised), a staff session of one factor the reason why.  Everything that shows
+personal data is a POST carrying the operator's reason, which the use-case writes to the audit trail with
+what was shown; the reason then travels with the page's forms, so one call's reason covers its next step.
+Nothing a customer typed (a SNILS, a phone) goes into a URL.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from dostup.accounts.history import event_kind_name, outcome_name
+from dostup.admin.search import KINDS
+from dostup.core.errors import Forbidden, NotFound
+from dostup.session.reader import SessionRecord
+from dostup.session.strength import is_unrestricted
+from dostup.web.api.operator import ReasonIn, SearchIn
+from dostup.web.deps import optional_session
+from dostup.web.errors import Respond
+from dostup.web.ui.page import CHANGE_PASSWORD_PATH, Form, Page, UiPage, _go
+from dostup.web.ui.render import redirect
+
+router = APIRouter(include_in_schema=False)
+HOME = "/operator"
+STAFF = ("operator", "admin")
+
+
+async def _staff(request: Request) -> SessionRecord:
+    rec = await optional_session(request)
+    if rec is None:
+        raise _go("/login", HOME)
+    if rec.role not in STAFF:
+        raise NotFound()
+    if not is_unrestricted(rec):
+        raise Respond(redirect(CHANGE_PASSWORD_PATH))
+    if rec.strength.aal < 2:  # as the staff API: customers' data only after two factors
+        raise Forbidden("staff.second_factor_required", code="second_factor_required")
+    return rec
+
+
+StaffPage = Annotated[SessionRecord, Depends(_staff)]
+
+
+def _kinds(page: Page) -> list[tuple[str, str]]:
+    return [(kind, page.services.catalog.text(f"console.by.{kind}", page.ctx.locale)) for kind in KINDS]
+
+
+@router.get(HOME)
+async def search_form(page: UiPage, rec: StaffPage, found: Any = None, reason: str = "") -> Response:
+    return page.render("operator_search.html", session=rec, kinds=_kinds(page), found=found, reason=reason,
+                       values=page.values or {"by": "phone"})
+
+
+@router.post(HOME)
+async def search_submit(page: UiPage, form: Form[SearchIn], rec: StaffPage) -> Response:
+    async with page.form(partial(search_form, page, rec), form) as body:
+        found = await page.services.account_search.find(rec.account_id, body, page.ctx)
+    page.values = form.values
+    return await search_form(page, rec, found=found, reason=form.get("reason"))
+
+
+async def _card_page(page: Page, rec: SessionRecord, account_id: str, reason: str, done: str | None = None) -> Response:
+    card = await page.services.account_actions.card(rec.account_id, account_id, reason, page.ctx)
+    catalog, locale = page.services.catalog, page.ctx.locale
+    events = [(e.created_at, event_kind_name(catalog, e.kind, locale), outcome_name(catalog, e.outcome, locale))
+              for e in card.events]
+    return page.render("operator_card.html", session=rec, card=card, events=events, reason=reason, done=done,
+                       may_confirm=page.services.verification.enabled)
+
+
+@router.post(HOME + "/accounts/{account_id}")
+async def card_page(account_id: str, page: UiPage, form: Form[ReasonIn], rec: StaffPage) -> Response:
+    async with page.form(partial(search_form, page, rec), form) as body:
+        return await _card_page(page, rec, account_id, body.reason or "")
+
+
+_ACTIONS = {"block": "console.done.block", "unblock": "console.done.unblock",
+            "second-factor-reset": "console.done.second_factor_reset", "confirm-identity": "console.done.confirm_identity"}
+
+
+@router.post(HOME + "/accounts/{account_id}/{action}")
+async def act(account_id: str, action: str, page: UiPage, form: Form[ReasonIn], rec: StaffPage) -> Response:
+    if action not in _ACTIONS:
+        raise NotFound()
+    actions, who = page.services.account_actions, (rec.account_id, rec.role, account_id)
+
+    def show_card() -> Any:
+        return _card_page(page, rec, account_id, form.get("reason"))
+
+    async with page.form(show_card, form) as body:
+        if action == "block":
+            await actions.block(*who, body.reason, page.ctx)
+        elif action == "unblock":
+            await actions.unblock(*who, body.reason, page.ctx)
+        elif action == "second-factor-reset":
+            await actions.reset_second_factor(*who, body.reason, page.ctx)
+        else:
+            await page.services.verification_queue.confirm_identity(*who, body.reason, page.ctx)
+    return await _card_page(page, rec, account_id, body.reason or "", done=_ACTIONS[action])
+
+
+async def _queue_page(page: Page, rec: SessionRecord, reason: str, done: str | None = None) -> Response:
+    queue = await page.services.verification_queue.pending(rec.account_id, reason, page.query("after") or None,
+                                                           page.ctx)
+    return page.render("operator_queue.html", session=rec, queue=queue, reason=reason, done=done)
+
+
+@router.post(HOME + "/verifications")
+async def queue_page(page: UiPage, form: Form[ReasonIn], rec: StaffPage) -> Response:
+    if not page.services.verification.enabled:
+        raise NotFound()
+    async with page.form(partial(search_form, page, rec), form) as body:
+        return await _queue_page(page, rec, body.reason or "")
+
+
+@router.post(HOME + "/verifications/{request_id}/{decision}")
+async def decide(request_id: str, decision: str, page: UiPage, form: Form[ReasonIn], rec: StaffPage) -> Response:
+    if decision not in ("approve", "reject") or not page.services.verification.enabled:
+        raise NotFound()
+
+    def show_queue() -> Any:
+        return _queue_page(page, rec, form.get("reason"))
+
+    async with page.form(show_queue, form) as body:
+        await page.services.verification_queue.decide(rec.account_id, rec.role, request_id,
+                                                      approved=decision == "approve", reason=body.reason, ctx=page.ctx)
+    return await _queue_page(page, rec, body.reason or "", done=f"console.done.{decision}")
