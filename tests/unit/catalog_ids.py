@@ -40,6 +40,7 @@ NOT_IDS = {
     "dostup.i18n": "a logger name",
     "dostup.oidc": "a logger name",
     "oidc_grants.id": "a foreign-key column reference",
+    "support_requests.id": "a foreign-key column reference",
     "http.request": "an ASGI message type",
     "http.response.body": "an ASGI message type",
     "http.response.start": "an ASGI message type",
