@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Row, func, literal, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.events import record_event
 from dostup.core.clock import Clock, UtcTime
@@ -118,6 +119,19 @@ def decode_cursor(value: str, *, field: str) -> Cursor:
         return Cursor(dt.datetime.fromisoformat(at).replace(tzinfo=None), row_id)
     except ValueError:
         raise ValidationFailed("history.cursor_invalid", field=field, code="invalid_cursor") from None
+
+
+async def oldest_first(s: AsyncSession, rows: Any, at: Any, row_id: Any, after: str | None,
+                       per_page: int) -> tuple[list[Row[Any]], str | None]:
+    """A queue's page: ``rows`` in ascending ``(at, row_id)`` order past the cursor ``after`` (keyset, served by
+    an index on those columns), at most ``per_page``, and the cursor of the next page (None at the end)."""
+    if after:
+        cursor = decode_cursor(after, field="after")
+        rows = rows.where(tuple_(at, row_id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
+    found = (await s.execute(rows.order_by(at, row_id).limit(per_page + 1))).all()
+    shown = list(found[:per_page])
+    last = shown[-1] if len(found) > per_page else None
+    return shown, encode_cursor(getattr(last, at.key), getattr(last, row_id.key)) if last else None
 
 
 def check_paging(per_page: int) -> None:

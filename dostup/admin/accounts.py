@@ -93,6 +93,11 @@ class AccountCard:
     level: int = 1  # the level of assurance: 1 «Упрощённая», 2 «Стандартная», 3 «Подтверждённая» (SPEC §4.8)
 
 
+def may_act_on(staff_id: str, staff_role: str, account: Account) -> bool:
+    """An operator acts on customers, an administrator also on operators; nobody on themselves."""
+    return account.id != staff_id and account.role in _MAY_ACT_ON.get(staff_role, ())
+
+
 async def _target(s: AsyncSession, staff_id: str, staff_role: str, account_id: str) -> Account:
     """The account an action is for, if this staff member may act on it."""
     account = await s.get(Account, account_id)

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import literal, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.events import record_event
-from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.accounts.history import oldest_first
 from dostup.accounts.levels import CONFIRMED, STANDARD
 from dostup.admin.accounts import Notice
 from dostup.admin.search import operator_reason
@@ -78,17 +78,12 @@ class VerificationQueue:
         rows = (select(r.id, r.account_id, r.created_at, r.data, Account.phone, Account.email)
                 .join(Account, Account.id == r.account_id)
                 .where(r.state == "submitted", r.verifier == "operator"))
-        if after:
-            cursor = decode_cursor(after, field="after")
-            rows = rows.where(tuple_(r.created_at, r.id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
         async with self._db.write() as s:
-            found = (await s.execute(rows.order_by(r.created_at, r.id).limit(PER_PAGE + 1))).all()
-            shown = found[:PER_PAGE]
+            shown, after = await oldest_first(s, rows, r.created_at, r.id, after, PER_PAGE)
             s.add(self._audit(staff_id, "verification_queue", why, ctx, now, {"requests": [row.id for row in shown]}))
         items = [PendingRequest(row.id, row.account_id, row.phone, row.email, row.created_at, dict(row.data or {}))
                  for row in shown]
-        last = shown[-1] if len(found) > PER_PAGE else None
-        return PendingPage(items, encode_cursor(last.created_at, last.id) if last else None)
+        return PendingPage(items, after)
 
     async def confirm_identity(self, staff_id: str, staff_role: str, account_id: str, reason: str | None,
                                ctx: Context) -> None:
