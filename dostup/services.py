@@ -17,9 +17,11 @@ from dostup.accounts.companies import erase_companies
 from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
+from dostup.accounts.support import erase_support
 from dostup.admin.accounts import AccountActions, end_devices, erase_second_factors
 from dostup.admin.contracts import ContractImporter
 from dostup.admin.search import AccountSearch
+from dostup.admin.support import SupportQueue
 from dostup.admin.users_import import UserImporter
 from dostup.admin.verifications import VerificationQueue
 from dostup.core.clock import Clock, SystemClock
@@ -84,6 +86,7 @@ from dostup.selfservice.settings.notifications import NotificationSettingsServic
 from dostup.selfservice.settings.password import PasswordChangeService, account_notifier
 from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
+from dostup.selfservice.support import SupportService
 from dostup.selfservice.verification.flow import Verifier
 from dostup.selfservice.verification.service import VerificationService, erase_identity
 from dostup.selfservice.verification.verifiers import OperatorQueue, RegistryVerifier
@@ -133,6 +136,8 @@ class Services:
     account_actions: AccountActions
     verification: VerificationService  # the full profile and its check («Стандартная учётная запись»)
     verification_queue: VerificationQueue  # the operators' review queue (the built-in verifier)
+    support: SupportService  # «Обращения»: the customer's support requests
+    support_queue: SupportQueue  # the operators' side of them
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -283,7 +288,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                  support_phone=preset.support_phone),
         deletion=DeletionService(db=db, clock=clock, reauth=reauth,
                                  erasers=[erase_settings, erase_companies, erase_links, erase_passkeys, erase_social,
-                                          end_account_grants, erase_identity]),
+                                          end_account_grants, erase_identity, erase_support]),
         profile=ProfileService(db, clock, email_by_link=registration.variant.email_by_link, levels_on=levels_on),
         contacts=contacts,
         notification_settings=NotificationSettingsService(
@@ -301,6 +306,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         verification=verification,
         verification_queue=VerificationQueue(db, clock, verification.answer_in, worker.wake,
                                              notify=account_notifier(outbox, sms_countries)),
+        support=SupportService(db=db, clock=clock, max_open=settings.support.max_open,
+                               per_day=settings.support.requests_per_day),
+        support_queue=SupportQueue(db, clock, notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

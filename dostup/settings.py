@@ -235,6 +235,15 @@ class LevelSettings(BaseModel):
         return self
 
 
+class SupportSettings(BaseModel):
+    """Support requests («Обращения», SPEC §4.14): how many an account may keep open (not closed yet) and
+    start in any 24 hours.  Small by default: support reads every one, and a script writing them must not
+    bury the queue."""
+
+    max_open: int = Field(default=3, ge=1, le=100)
+    requests_per_day: int = Field(default=5, ge=1, le=1000)
+
+
 class OidcSettings(BaseModel):
     """Lifetimes of the OpenID Connect provider's artefacts (issue 12; RFC 9700 §2.1.1, §4.14)."""
 
@@ -386,6 +395,7 @@ class Settings(BaseSettings):
     social: SocialSettings = SocialSettings()
     housekeeping: HousekeepingSettings = HousekeepingSettings()
     levels: LevelSettings = LevelSettings()
+    support: SupportSettings = SupportSettings()
 
     @model_validator(mode="after")
     def _provider_urls(self) -> Settings:
