@@ -25,6 +25,7 @@ from dostup.web.api import (
     history,
     levels,
     operator,
+    operator_support,
     passcode,
     passkeys,
     recovery,
@@ -32,6 +33,7 @@ from dostup.web.api import (
     second_factor,
     settings,
     social,
+    support,
     users_import,
 )
 from dostup.web.api.plain_passkey import FastPasskeySignIn
@@ -52,16 +54,17 @@ from dostup.web.ui import (
     passkey_pages,
     second_factor_pages,
     social_pages,
+    support_pages,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, users_import, operator, social, documents, levels)
+       admin, users_import, operator, operator_support, social, documents, levels, support)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
-      company_pages, contract_pages, social_pages, level_pages, operator_pages)
+      company_pages, contract_pages, social_pages, level_pages, operator_pages, support_pages)
 
 
 class DostupApp(FastAPI):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dostup.accounts import companies, contracts, levels, preferences
+from dostup.accounts import companies, contracts, levels, preferences, support
 from dostup.admin import search
 from dostup.core.i18n import Catalog, MissingMessage
 from dostup.presets import PRESETS
@@ -74,6 +74,9 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "recovery.unknown_*": (("phone", "email"),),
     "registration.*_taken": (("phone", "email"),),
     "registration.finish_*": (sorted({p.registration for p in PRESETS.values()}),),
+    "support.topic.*": (support.TOPICS,),  # support.html, support_request.html
+    "support.state.*": (support.STATES,),
+    "support.author.*": ((support.CUSTOMER, support.OPERATOR),),
 }
 
 
