@@ -6,7 +6,7 @@ OIDC rows) and fresh statistics (``ANALYZE``), so the planners decide as they wo
 no planner switch is forced.  Then the hot paths run through the real app and use-cases — whoami,
 sign-in by phone / email / login / SNILS / card, registration up to the code and its confirmation,
 recovery, the history pages of both surfaces (first and next page), sessions, companies, contracts,
-OIDC codes, tokens and consents, and housekeeping's deletes — and every statement they send is recorded: SQLite's own trace of
+OIDC codes, tokens and consents, support requests (the account's list, the operators' queue), and housekeeping's deletes — and every statement they send is recorded: SQLite's own trace of
 each connection (the statements with their values), SQLAlchemy's ``before_cursor_execute`` on
 PostgreSQL (plus the session reader's own asyncpg query).  Each recorded statement is then
 explained on the same database (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``), and the test fails on any
@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from bench import bulk_seed as seed
 from dostup.accounts.history import encode_cursor
+from dostup.accounts.support import erase_support
 from dostup.admin.audit import operator_actions
 from dostup.admin.search import SearchInput
 from dostup.core.context import Context
@@ -101,8 +102,33 @@ async def _seed_levels(services: Any) -> None:
             {"id": f"v{n:031d}", "account_id": i, "level": 2, "state": "submitted" if n % 10 == 0 else "approved",
              "verifier": "operator", "data": {}, "created_at": now - dt.timedelta(seconds=n), "updated_at": now}
             for n, i in enumerate(ids)])
+    await _seed_support(services, ids)
     async with services.db.write() as s:
         await s.execute(text("ANALYZE"))
+
+
+async def _seed_support(services: Any, ids: list[str]) -> None:
+    """Support requests (SPEC §4.14; the bench's seeder writes none): every customer one answered and one closed
+    request with their messages, one in ten a request still waiting for the operators."""
+    from sqlalchemy import insert
+
+    from dostup.persistence.models_support import SupportMessage, SupportRequest
+
+    now = services.clock.now()
+    reqs, msgs = [], []
+    for n, i in enumerate(ids):
+        states = ["answered", "closed"] + (["open"] if n % 10 == 0 else [])
+        for k, state in enumerate(states):
+            rid = f"q{k}{n:030d}"
+            at = now - dt.timedelta(seconds=3 * n + k)
+            reqs.append({"id": rid, "account_id": i, "topic": "other", "state": state, "created_at": at,
+                         "updated_at": at, "queued_at": at})
+            msgs += [{"id": f"m{k}{j}{n:029d}", "request_id": rid, "seq": j + 1,
+                      "author": "customer" if j == 0 else "operator", "text": "вопрос", "created_at": at}
+                     for j in range(2 if state != "open" else 1)]
+    async with services.db.write() as s:
+        await s.execute(insert(SupportRequest), reqs)
+        await s.execute(insert(SupportMessage), msgs)
 
 
 async def _scenario(services: Any, client_factory: Any) -> None:
@@ -170,6 +196,27 @@ async def _scenario(services: Any, client_factory: Any) -> None:
                                              ctx=Context())
     await services.profile.update_names(seed.rid("a", n), {"middle_name": "Петрович"}, Context())
     await operator_actions(services.db, op, encode_cursor(trail.items[0].created_at, trail.items[0].id))
+
+    # support requests: the customer's list, a request and a reply, a new one (its limits); the operators'
+    # queue by pages, reading, answering and closing one; deleting an account's texts
+    for path in ("/api/v1/support/requests", f"/api/v1/support/requests/q0{n - 2:030d}"):
+        assert (await api.client.get(path, headers=bearer)).status_code == 200, path
+    made = await api.client.post("/api/v1/support/requests", json={"topic": "access", "text": "не приходит код"},
+                                 headers=bearer)
+    assert made.status_code == 201, made.text
+    replied = await api.client.post(f"/api/v1/support/requests/{made.json()['id']}/messages", json={"text": "ещё"},
+                                    headers=bearer)
+    assert replied.status_code == 200, replied.text
+    assert (await ui.get("/support")).status_code == 200
+    waiting = await services.support_queue.waiting(None)
+    assert waiting.next is not None
+    await services.support_queue.waiting(waiting.next)
+    first = waiting.items[0].id
+    await services.support_queue.read(op, first, "plan check", Context())
+    await services.support_queue.answer(op, "admin", first, "ответ", "plan check", Context())
+    await services.support_queue.close(op, "admin", first, "plan check", Context())
+    async with services.db.write() as s:
+        await erase_support(s, seed.rid("a", n + 3), services.clock.now())
 
     # OIDC: codes, tokens, grants, consents
     store, now = GrantStore(services.db), services.clock.now()
