@@ -34,6 +34,10 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     ("DOSTUP_SMTP__PORT", "70000"),
     ("DOSTUP_COURIER__POLL_INTERVAL_SECONDS", "0"),
     ("DOSTUP_REDIS_TIMEOUT_SECONDS", "0"),
+    ("DOSTUP_SUPPORT__MAX_OPEN", "0"),
+    ("DOSTUP_SUPPORT__MAX_OPEN", "101"),
+    ("DOSTUP_SUPPORT__REQUESTS_PER_DAY", "0"),
+    ("DOSTUP_SUPPORT__REQUESTS_PER_DAY", "many"),
 ])
 def test_nonsense_is_refused_in_development_and_the_message_names_the_variable(tmp_path, name, value):
     with pytest.raises(SettingsError) as err:
