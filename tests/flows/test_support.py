@@ -325,3 +325,48 @@ async def test_deleting_the_account_erases_its_requests_texts_and_takes_them_off
     async with services.db.read() as s:
         assert (await s.execute(select(func.count()).select_from(SupportMessage)
                                 .where(SupportMessage.text.like("%4508%")))).scalar_one() == 0
+
+
+async def test_a_huge_body_is_refused_before_the_use_case_and_a_full_request_takes_no_more(services, surface,
+                                                                                        monkeypatch):
+    from dostup.accounts import support
+
+    await _customer(services, surface, 721)
+    huge = await create(surface, topic="other", text="я" * (4 * MAX_TEXT + 1))
+    assert huge.status == 422 and huge.field == "text" and huge.message, (huge.status, huge.field, huge.message)
+    assert await _rows(services) == ([], [])
+    monkeypatch.setattr(support, "MAX_MESSAGES", 3)
+    rid = (await create(surface, topic="other", text="1")).data["id"]
+    assert (await reply(surface, rid, "2")).ok and (await reply(surface, rid, "3")).ok
+    full = await reply(surface, rid, "4")
+    assert full.status == 409 and "уже 3 сообщений" in full.message
+    assert len((await _rows(services))[1]) == 3
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_SUPPORT__MAX_OPEN": "3",
+                                                 "DOSTUP_SUPPORT__REQUESTS_PER_DAY": "100"}])
+async def test_parallel_posts_never_pass_the_open_limit(client_factory, services):
+    import asyncio
+
+    api = ApiSurface(client_factory())
+    await _customer(services, api, 722)
+    results = await asyncio.gather(*(create(api, topic="other", text=f"вопрос {i}") for i in range(10)))
+    assert sorted(r.status for r in results) == [201] * 3 + [409] * 7
+    reqs, msgs = await _rows(services)
+    assert len(reqs) == 3 and len(msgs) == 3
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_PRESET": "rostelecom"}])  # signs in by email
+async def test_a_customer_without_a_phone_is_told_of_the_answer_by_email(client_factory, services):
+    made = await make_account(services, None, "only.email@example.ru")
+    api = ApiSurface(client_factory())
+    assert (await api.login(method="email", email="only.email@example.ru", password=PASSWORD)).ok
+    rid = (await create(api, topic="notifications", text="Письма не приходят")).data["id"]
+    staff = client_factory()
+    headers = await staff_bearer(staff, services, 798, "admin")
+    r = await staff.post(f"{QUEUE}/{rid}/answer", json={"reason": REASON, "text": "Проверьте папку «Спам»"},
+                         headers=headers)
+    assert r.status_code == 200 and r.json()["account_id"] == made.id
+    notice = next(m for m in await outbox(client_factory()) if m["kind"] == "support_answered")
+    assert notice["channel"] == "email" and notice["to"] == "only.email@example.ru"
+    assert "/support" in notice["text"] and "Спам" not in notice["text"]  # the answer itself stays in the cabinet
