@@ -17,9 +17,11 @@ from dostup.accounts.companies import erase_companies
 from dostup.accounts.contracts import erase_links, make_registry
 from dostup.accounts.history import History
 from dostup.accounts.legal import LegalDocuments
+from dostup.accounts.letters import LetterCodes
 from dostup.accounts.support import erase_support
 from dostup.admin.accounts import AccountActions, end_devices, erase_second_factors
 from dostup.admin.contracts import ContractImporter
+from dostup.admin.letters import PrintQueue
 from dostup.admin.search import AccountSearch
 from dostup.admin.support import SupportQueue
 from dostup.admin.users_import import UserImporter
@@ -88,6 +90,7 @@ from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.selfservice.support import SupportService
 from dostup.selfservice.verification.flow import Verifier
+from dostup.selfservice.verification.letter import LetterService
 from dostup.selfservice.verification.service import VerificationService, erase_identity
 from dostup.selfservice.verification.verifiers import OperatorQueue, RegistryVerifier
 from dostup.session.csrf import Csrf
@@ -138,6 +141,8 @@ class Services:
     verification_queue: VerificationQueue  # the operators' review queue (the built-in verifier)
     support: SupportService  # «Обращения»: the customer's support requests
     support_queue: SupportQueue  # the operators' side of them
+    letters: LetterService  # «Подтверждённая» by a code sent in a registered letter
+    print_queue: PrintQueue  # the operators' print queue of those letters
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -250,6 +255,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                        entries=[CatalogueEntry(e.id, e.min_level, e.name) for e in settings.levels.services]
                                        if settings.levels.services is not None
                                        else [CatalogueEntry(i, level) for i, level in preset.services])
+    letter_codes = LetterCodes(keyring)
     oidc = OidcProvider(issuer=settings.public_url, db=db, keyring=keyring, clock=clock, store=store,
                         settings=settings.oidc, levels=reachable_levels(levels_on))
     return Services(
@@ -309,6 +315,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         support=SupportService(db=db, clock=clock, max_open=settings.support.max_open,
                                per_day=settings.support.requests_per_day),
         support_queue=SupportQueue(db, clock, notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
+        letters=LetterService(db=db, clock=clock, codes=letter_codes, notify=account_notifier(outbox, sms_countries),
+                              wake_courier=worker.wake, enabled=levels_on,
+                              code_days=settings.levels.letter_code_days),
+        print_queue=PrintQueue(db, clock, letter_codes),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

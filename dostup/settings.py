@@ -210,7 +210,8 @@ class LevelSettings(BaseModel):
     Dostup POSTs each request to ``registry_url``, signed with ``registry_secret``, and the registry
     answers later at ``/api/v1/verification/registry/callback``, signed with the same secret; see
     ``dostup.selfservice.verification.verifiers.RegistryVerifier``).  ``services`` replaces the preset's
-    service catalogue (a JSON list of ``{"id", "name", "min_level"}``).
+    service catalogue (a JSON list of ``{"id", "name", "min_level"}``).  ``letter_code_days``: how long the
+    code of a registered letter («Подтверждённая учётная запись» by post) may be entered, from the request.
     """
 
     enabled: bool | None = None
@@ -220,6 +221,7 @@ class LevelSettings(BaseModel):
     registry_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     callback_window_seconds: int = Field(default=300, ge=10, le=3600)  # a signed answer's age limit (replays)
     requests_per_day: int = Field(default=5, ge=1, le=MANY)  # submissions an account may make a day
+    letter_code_days: int = Field(default=30, ge=7, le=180)  # a registered letter's code: the post takes weeks
     services: list[CatalogService] | None = None
 
     @model_validator(mode="after")

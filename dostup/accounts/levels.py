@@ -2,8 +2,9 @@
 seed; SPEC §4.8) and what is left to do for the next one.
 
 The level is stored (``identity_profiles.level``; no row: 1).  Level 2 is given when a verifier
-approves the full profile (``dostup.selfservice.verification``); level 3, confirmed identity, has no
-way in yet.  The level's names are catalog text (``status.level.<name>``, a preset may reword them in
+approves the full profile (``dostup.selfservice.verification``); level 3, confirmed identity, by an
+operator who saw the documents in person (``dostup.admin.verifications``) or by the code of a registered
+letter (:mod:`dostup.accounts.letters`).  The level's names are catalog text (``status.level.<name>``, a preset may reword them in
 ``presets.po``); the OpenID Connect provider issues the number (``urn:dostup:loa:<level>:…``).
 
 Whatever was checked stays checked only while it is unchanged: :func:`checked_fields_changed` runs in
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dostup.accounts import letters as letters_
 from dostup.accounts.events import record_event
 from dostup.core.clock import UtcTime
 from dostup.core.context import Context
@@ -86,16 +88,22 @@ _LEVEL = select(IdentityProfile.level).where(IdentityProfile.account_id == bindp
 
 
 async def latest_verification(s: AsyncSession, account_id: str) -> Verification | None:
-    r = VerificationRequest
+    r = VerificationRequest  # the profile's checks (level 2): a letter's code (level 3) is shown on its own page
     row = (await s.execute(select(r.id, r.state, r.answer, r.created_at, r.answered_at)
-                           .where(r.account_id == account_id).order_by(r.created_at.desc(), r.id.desc())
+                           .where(r.account_id == account_id, r.level == STANDARD).order_by(r.created_at.desc(), r.id.desc())
                            .limit(1))).first()
     return Verification(row.id, row.state, row.answer, row.created_at, row.answered_at) if row else None
 
 
 async def cancel_pending(s: AsyncSession, account_id: str, now: dt.datetime) -> int:
-    """Cancel the account's requests still waiting for an answer (their verifier saw other data)."""
+    """Cancel the account's requests still waiting for an answer (their verifier saw other data); a waiting
+    letter's code is erased with it (:mod:`dostup.accounts.letters`: its sealed text, if not printed yet)."""
     r = VerificationRequest
+    letters = (await s.execute(select(r).where(r.account_id == account_id, r.state == SUBMITTED,
+                                               r.verifier == letters_.VERIFIER))).scalars()
+    for letter in letters:
+        letter.data = letters_.without_code_text(letter.data)
+    await s.flush()
     done = await s.execute(update(r).where(r.account_id == account_id, r.state == SUBMITTED)
                            .values(state="cancelled", updated_at=now).execution_options(synchronize_session=False))
     return int(done.rowcount)  # type: ignore[attr-defined]

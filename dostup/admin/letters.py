@@ -1,0 +1,126 @@
+"""The operators' print queue of registered letters (SPEC §4.14: «print queue for letter codes»; §4.8).
+
+A customer's letter (:mod:`dostup.accounts.letters`) waits here until an operator prints it: the list shows
+each letter's address, the customer's name and the code — the one place a code's text is ever read — so
+every view is audited with the letters it showed, in the unit of work that read them.  Marking a batch
+printed erases the codes' text (only their hashes stay) and starts nothing else: the customer enters the
+code when the letter arrives.  Staff bearer of a two-factor sign-in and a reason, as for the review queue
+(:mod:`dostup.admin.verifications`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import literal, select, tuple_
+from sqlalchemy.orm import aliased
+
+from dostup.accounts import letters as Lt
+from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.admin.search import operator_reason
+from dostup.core.clock import Clock, UtcTime
+from dostup.core.context import Context
+from dostup.core.crypto import random_id
+from dostup.core.errors import ValidationFailed
+from dostup.persistence.db import Database
+from dostup.persistence.models import Account
+from dostup.persistence.models_admin import OperatorAction
+from dostup.persistence.models_levels import VerificationRequest
+
+PER_PAGE = 50
+MAX_BATCH = 200
+
+
+@dataclass(frozen=True)
+class LetterToPrint:
+    id: str
+    account_id: str
+    family_name: str | None
+    given_name: str | None
+    middle_name: str | None
+    address: dict[str, object]  # postcode, region, city, street, house, flat
+    code: str
+    ordered_at: UtcTime
+
+
+@dataclass(frozen=True)
+class PrintPage:
+    items: list[LetterToPrint]
+    next: str | None  # the ``after`` of the next page; None at the end
+
+
+@dataclass(frozen=True)
+class Printed:
+    printed: list[str]  # the letters marked now
+    skipped: list[str]  # unknown, printed already, or no longer waiting (cancelled meanwhile)
+
+
+class PrintQueue:
+    def __init__(self, db: Database, clock: Clock, codes: Lt.LetterCodes) -> None:
+        self._db = db
+        self._clock = clock
+        self._codes = codes
+
+    async def waiting(self, staff_id: str, reason: str | None, after: str | None, ctx: Context) -> PrintPage:
+        """The letters waiting to be printed, oldest first; the view (which letters, hence which codes) is
+        audited."""
+        why = operator_reason(reason)
+        now = self._clock.now()
+        r = aliased(VerificationRequest)
+        rows = (select(r, Account.family_name, Account.given_name, Account.middle_name)
+                .join(Account, Account.id == r.account_id)
+                .where(r.state == "submitted", r.verifier == Lt.VERIFIER))
+        if after:
+            cursor = decode_cursor(after, field="after")
+            rows = rows.where(tuple_(r.created_at, r.id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
+        items: list[LetterToPrint] = []
+        last = None
+        async with self._db.write() as s:
+            # printed letters stay ``submitted`` until the code is entered: skipped here, by their data
+            for row in (await s.execute(rows.order_by(r.created_at, r.id))).all():
+                req = row[0]
+                code = self._codes.text(req.data)
+                if code is None or req.data.get("printed_at") or Lt.expires_at(req.data) <= now:
+                    continue
+                if len(items) == PER_PAGE:
+                    last = items[-1]
+                    break
+                items.append(LetterToPrint(req.id, req.account_id, row.family_name, row.given_name, row.middle_name,
+                                           Lt.address_of(req.data), code, req.created_at))
+            s.add(_audit(staff_id, "letter_queue", why, ctx, now,
+                                           {"letters": [i.id for i in items]}))
+        return PrintPage(items, encode_cursor(last.ordered_at, last.id) if last else None)
+
+    async def mark_printed(self, staff_id: str, ids: list[str], reason: str | None, ctx: Context) -> Printed:
+        """The batch is printed: each waiting letter's code text erased, ``printed_at`` set (an id already
+        printed, cancelled or unknown is skipped and named)."""
+        why = operator_reason(reason)
+        if not ids or len(ids) > MAX_BATCH:
+            raise ValidationFailed("letter.batch_size", field="ids", params={"max": MAX_BATCH})
+        now = self._clock.now()
+        done: list[str] = []
+        skipped: list[str] = []
+        async with self._db.write() as s:
+            wanted = sorted({i for i in ids if 0 < len(i) <= 32})
+            found = {req.id: req for req in (await s.execute(
+                select(VerificationRequest).where(VerificationRequest.id.in_(wanted))
+                .order_by(VerificationRequest.id).with_for_update())).scalars()}
+            for request_id in dict.fromkeys(ids):
+                req = found.get(request_id)
+                if (req is None or req.verifier != Lt.VERIFIER or req.state != "submitted"
+                        or req.data.get("printed_at") or "code_sealed" not in req.data):
+                    skipped.append(request_id)
+                    continue
+                req.data = Lt.without_code_text(req.data, printed_at=now.isoformat())
+                req.updated_at = now
+                done.append(request_id)
+            s.add(_audit(staff_id, "letters_printed", why, ctx, now,
+                                           {"letters": done, "skipped": skipped}))
+        return Printed(done, skipped)
+
+
+def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
+           detail: dict[str, object]) -> OperatorAction:
+    return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
+                          detail=detail, created_at=now)
