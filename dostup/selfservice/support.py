@@ -102,6 +102,21 @@ class SupportService:
             await s.refresh(req)
             return S.view_of(req, await S.messages_of(s, req.id))
 
+    async def close(self, account_id: str, request_id: str | None, ctx: Context) -> RequestView:
+        """«Закрыть обращение»: the customer's question is settled; the request leaves the queue and stops counting
+        towards the open limit (409 ``closed`` when it is closed already)."""
+        now = self._clock.now()
+        async with self._db.write() as s:
+            req = await self._own(s, account_id, request_id, lock=True)
+            closed = await s.execute(update(SupportRequest)
+                                     .where(SupportRequest.id == req.id, SupportRequest.state != S.CLOSED)
+                                     .values(state=S.CLOSED, updated_at=now, closed_at=now, closed_by=account_id)
+                                     .execution_options(synchronize_session=False))
+            if closed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("support.closed", code="closed")
+            await s.refresh(req)
+            return S.view_of(req, await S.messages_of(s, req.id))
+
     @staticmethod
     async def _own(s: AsyncSession, account_id: str, request_id: str | None, *, lock: bool = False) -> SupportRequest:
         req = (await s.get(SupportRequest, request_id, with_for_update=lock)

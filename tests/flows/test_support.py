@@ -370,3 +370,34 @@ async def test_a_customer_without_a_phone_is_told_of_the_answer_by_email(client_
     notice = next(m for m in await outbox(client_factory()) if m["kind"] == "support_answered")
     assert notice["channel"] == "email" and notice["to"] == "only.email@example.ru"
     assert "/support" in notice["text"] and "Спам" not in notice["text"]  # the answer itself stays in the cabinet
+
+
+async def close(surface: Surface, request_id: str) -> Result:
+    if isinstance(surface, UiSurface):
+        return surface._result(await surface.post_form(f"/support/{request_id}/close", {}, "/support"))
+    return _api_result(await surface.client.post(f"{API}/{request_id}/close", headers=_bearer(surface)))
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_SUPPORT__MAX_OPEN": "2"}])
+async def test_the_customer_closes_a_settled_request_and_may_write_another(client_factory, services, surface):
+    account_id = await _customer(services, surface, 723)
+    first = (await create(surface, topic="other", text="один")).data["id"]
+    assert (await create(surface, topic="other", text="два")).ok
+    assert (await create(surface, topic="other", text="три")).status == 409
+    stranger = ApiSurface(client_factory())
+    await _customer(services, stranger, 724)
+    assert (await close(stranger, first)).status == 404  # not theirs
+    done = await close(surface, first)
+    assert done.ok, (done.status, done.message)
+    if isinstance(surface, UiSurface):
+        page = (await surface.client.get(done.data["location"])).text
+        assert "Обращение закрыто." in page and 'data-state="closed">Закрыто' in page
+    else:
+        assert done.data["state"] == "closed" and done.data["closed_at"]
+    assert (await close(surface, first)).status == 409
+    assert (await create(surface, topic="other", text="три")).ok  # room again
+    reqs, _ = await _rows(services)
+    assert [(r.state, r.closed_by) for r in reqs if r.id == first] == [("closed", account_id)]
+    staff = client_factory()
+    headers = await staff_bearer(staff, services, 799, "operator")
+    assert first not in [i["id"] for i in (await _queue(staff, headers))["items"]]

@@ -68,3 +68,10 @@ async def reply(request_id: str, body: SupportReplyIn, ctx: ApiContext, services
                 rec: SessionDep) -> RequestView:
     """Write again: an answered request waits for support again.  409 ``closed`` on a closed one."""
     return await services.support.reply(rec.account_id, request_id, body.text, ctx)
+
+
+@router.post("/requests/{request_id}/close", dependencies=[SameOrigin], responses=errors(409))
+async def close_request(request_id: str, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> RequestView:
+    """«Закрыть обращение»: the question is settled; a closed request no longer counts towards the open limit
+    (409 ``closed`` when it is closed already)."""
+    return await services.support.close(rec.account_id, request_id, ctx)

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from dostup.accounts.support import MAX_TEXT, TOPICS
 from dostup.web.api.support import SupportReplyIn, SupportRequestIn
-from dostup.web.ui.page import CabinetPage, Form, UiPage
+from dostup.web.ui.page import CHECKED, CabinetPage, Form, UiPage
 from dostup.web.ui.render import redirect
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +38,8 @@ async def support_submit(page: UiPage, form: Form[SupportRequestIn], rec: Cabine
 async def request_page(page: UiPage, rec: CabinetPage, request_id: str) -> Response:
     view = await page.services.support.view(rec.account_id, request_id)
     return page.render("support_request.html", session=rec, req=view, values=page.values or {}, max_text=MAX_TEXT,
-                       sent=page.flag("sent"), replied=page.flag("replied"))
+                       max_open=page.services.support.max_open,
+                       sent=page.flag("sent"), replied=page.flag("replied"), closed=page.flag("closed"))
 
 
 @router.post(PATH + "/{request_id}")
@@ -46,3 +47,9 @@ async def reply_submit(request_id: str, page: UiPage, form: Form[SupportReplyIn]
     async with page.form(partial(request_page, page, rec, request_id), form) as body:
         await page.services.support.reply(rec.account_id, request_id, body.text, page.ctx)
     return redirect(f"{PATH}/{request_id}?replied=1")
+
+
+@router.post(PATH + "/{request_id}/close", dependencies=[CHECKED])
+async def close(request_id: str, page: UiPage, rec: CabinetPage) -> Response:
+    await page.services.support.close(rec.account_id, request_id, page.ctx)
+    return redirect(f"{PATH}/{request_id}?closed=1")
