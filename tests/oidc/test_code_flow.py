@@ -146,3 +146,34 @@ async def test_a_standard_account_gets_level_2_in_its_acr_where_levels_are_on(
     assert acr == ("urn:dostup:loa:2:aal1" if on else "urn:dostup:loa:1:aal1")
     supported = (await http.get("/.well-known/openid-configuration")).json()["acr_values_supported"]
     assert acr in supported
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_LEVELS__ENABLED": "true"}], ids=["levels on"])
+async def test_an_account_confirmed_by_a_letters_code_gets_level_3_in_its_acr(
+        services: Services, client_factory: Callable[..., httpx.AsyncClient]) -> None:
+    """SPEC §4.8: the code of a registered letter makes the account «Подтверждённая», and the partner's ``acr``
+    says so (``urn:dostup:loa:3:…``)."""
+    from sqlalchemy import select
+
+    from dostup.core.context import Context
+    from dostup.persistence.models import Account
+    from dostup.persistence.models_levels import IdentityProfile
+
+    rp = await add_client(services, min_level=3)
+    browser = await signed_in_browser(client_factory(), services)
+    async with services.db.write() as s:
+        account_id = (await s.execute(select(Account.id).where(Account.phone == "+79120000001"))).scalar_one()
+        s.add(IdentityProfile(account_id=account_id, level=2, no_middle_name=False, updated_at=services.clock.now()))
+    staff = Context(ip="10.0.0.1")
+    await services.letters.order(account_id, {"postcode": "170100", "region": "Тверская область", "city": "Тверь",
+                                              "house": "5"}, Context())
+    [letter] = (await services.print_queue.waiting("staff", "печать писем", None, staff)).items
+    await services.print_queue.mark_printed("staff", [letter.id], "печать писем", staff)
+    assert (await services.letters.enter_code(account_id, letter.code, Context())).level == "confirmed"
+    verifier, challenge = pkce()
+    got = await code_for(browser, rp["client_id"], code_challenge=challenge, code_challenge_method="S256")
+    resp = await client_factory().post("/oauth2/token", data={
+        "grant_type": "authorization_code", "code": got["code"], "redirect_uri": REDIRECT, "code_verifier": verifier},
+        auth=(rp["client_id"], rp["client_secret"]))
+    assert resp.status_code == 200, resp.text
+    assert _claims(resp.json()["id_token"])["acr"] == "urn:dostup:loa:3:aal1"
