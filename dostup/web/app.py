@@ -23,6 +23,7 @@ from dostup.web.api import (
     contracts,
     documents,
     history,
+    letters,
     levels,
     operator,
     operator_support,
@@ -47,6 +48,7 @@ from dostup.web.ui import (
     company_pages,
     contract_pages,
     history_pages,
+    letter_pages,
     level_pages,
     operator_pages,
     pages,
@@ -61,10 +63,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, users_import, operator, operator_support, social, documents, levels, support)
+       admin, users_import, operator, operator_support, social, documents, levels, letters, support)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
-      company_pages, contract_pages, social_pages, level_pages, operator_pages, support_pages)
+      company_pages, contract_pages, social_pages, level_pages, letter_pages, operator_pages, support_pages)
 
 
 class DostupApp(FastAPI):
