@@ -318,7 +318,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         letters=LetterService(db=db, clock=clock, codes=letter_codes, notify=account_notifier(outbox, sms_countries),
                               wake_courier=worker.wake, enabled=levels_on,
                               code_days=settings.levels.letter_code_days),
-        print_queue=PrintQueue(db, clock, letter_codes),
+        print_queue=PrintQueue(db, clock, letter_codes, enabled=levels_on),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

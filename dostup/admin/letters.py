@@ -22,7 +22,7 @@ from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
-from dostup.core.errors import ValidationFailed
+from dostup.core.errors import NotFound, ValidationFailed
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 from dostup.persistence.models_admin import OperatorAction
@@ -57,14 +57,20 @@ class Printed:
 
 
 class PrintQueue:
-    def __init__(self, db: Database, clock: Clock, codes: Lt.LetterCodes) -> None:
+    def __init__(self, db: Database, clock: Clock, codes: Lt.LetterCodes, *, enabled: bool = True) -> None:
         self._db = db
         self._clock = clock
         self._codes = codes
+        self._enabled = enabled  # levels on; otherwise there are no letters and the queue is 404
+
+    def _on(self) -> None:
+        if not self._enabled:
+            raise NotFound()
 
     async def waiting(self, staff_id: str, reason: str | None, after: str | None, ctx: Context) -> PrintPage:
         """The letters waiting to be printed, oldest first; the view (which letters, hence which codes) is
         audited."""
+        self._on()
         why = operator_reason(reason)
         now = self._clock.now()
         r = aliased(VerificationRequest)
@@ -95,6 +101,7 @@ class PrintQueue:
     async def mark_printed(self, staff_id: str, ids: list[str], reason: str | None, ctx: Context) -> Printed:
         """The batch is printed: each waiting letter's code text erased, ``printed_at`` set (an id already
         printed, cancelled or unknown is skipped and named)."""
+        self._on()
         why = operator_reason(reason)
         if not ids or len(ids) > MAX_BATCH:
             raise ValidationFailed("letter.batch_size", field="ids", params={"max": MAX_BATCH})

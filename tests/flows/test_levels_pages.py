@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_account, sign_in
+from tests.factories import make_account, sign_in, staff_bearer
 from tests.flows.levels_support import GOSUSLUGI, PAGE
 from tests.support import ApiSurface, UiSurface
 
@@ -50,9 +50,17 @@ async def test_levels_are_off_on_a_preset_without_them(services, client_factory)
     headers = {"Authorization": f"Bearer {api.token}"}
     assert (await api.client.get("/api/v1/account/identity", headers=headers)).status_code == 404
     assert (await api.client.get("/api/v1/account/services", headers=headers)).status_code == 404
+    letter = "/api/v1/account/identity/letter"
+    assert (await api.client.get(letter, headers=headers)).status_code == 404
+    assert (await api.client.post(letter, json={"postcode": "170100"}, headers=headers)).status_code == 404
+    staff = client_factory()
+    staff_headers = await staff_bearer(staff, services, 524, "operator")
+    assert (await staff.post("/api/v1/admin/letters/queue", json={"reason": "печать писем"},
+                             headers=staff_headers)).status_code == 404
     browser = UiSurface(client_factory())
     await sign_in(browser, (await make_account(services, 523)).phone)
     assert (await browser.client.get(PAGE)).status_code == 404
+    assert (await browser.client.get(PAGE + "/letter")).status_code == 404
     assert "/settings/identity" not in (await browser.client.get("/settings")).text
 
 

@@ -174,10 +174,10 @@ class VerificationService:
         return view
 
     async def _within_limit(self, s: AsyncSession, account_id: str, now: dt.datetime) -> None:
-        r = VerificationRequest
+        r = VerificationRequest  # the profile's submissions; a letter's order is limited to one waiting
         oldest_counted = now - DAY
         made = (await s.execute(select(func.count(), func.min(r.created_at)).where(
-            r.account_id == account_id, r.created_at > oldest_counted))).one()
+            r.account_id == account_id, r.level == L.STANDARD, r.created_at > oldest_counted))).one()
         if made[0] >= self._per_day:
             wait = (made[1] + DAY - now).total_seconds()
             raise RateLimited(int(wait) + 1, "verification.too_many", params={"count": self._per_day})
