@@ -76,14 +76,17 @@ class PrintQueue:
         r = aliased(VerificationRequest)
         rows = (select(r, Account.family_name, Account.given_name, Account.middle_name)
                 .join(Account, Account.id == r.account_id)
-                .where(r.state == "submitted", r.verifier == Lt.VERIFIER))
+                .where(r.state == "submitted", r.verifier == Lt.VERIFIER,
+                       # not printed yet: the sealed code is there (->> on PostgreSQL, json_extract on SQLite)
+                       r.data["code_sealed"].as_string().is_not(None)))
         if after:
             cursor = decode_cursor(after, field="after")
             rows = rows.where(tuple_(r.created_at, r.id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
         items: list[LetterToPrint] = []
         last = None
         async with self._db.write() as s:
-            # printed letters stay ``submitted`` until the code is entered: skipped here, by their data
+            # printed letters stay ``submitted`` until the code is entered: the query leaves them out, this
+            # loop the expired ones
             for row in (await s.execute(rows.order_by(r.created_at, r.id))).all():
                 req = row[0]
                 code = self._codes.text(req.data)
