@@ -5,34 +5,25 @@ the console.  The operator's side is the staff API (tests/flows/test_support.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import a11y
-from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
+from tests.browser.conftest import Problems, Server, run_cli, server_env
 from tests.browser.test_walk import _assert_page_was_quiet
 
 pytestmark = pytest.mark.browser
 
 CUSTOMER = "+79165550190"
 PASSWORD = "Quartz-Meadow-6025"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, width: int) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("serve-support")
-    port = _free_port()
-    env = server_env(workdir, f"http://127.0.0.1:{port}", {"DOSTUP_REQUIRE_COMPANY": "false"})
-    made = run_cli(workdir, env, "admin", "create-user", "--phone", CUSTOMER, "--password", PASSWORD)
-    assert made.returncode == 0, made
-    with serving(workdir, port, env) as srv:
-        yield srv
+SERVER_ENV = {"DOSTUP_REQUIRE_COMPANY": "false"}  # the conftest's server, kit without the company step
 
 
 def test_a_customer_writes_to_support_replies_and_closes_the_request(page: Page, server: Server,
                                                                      problems: Problems) -> None:
+    made = run_cli(server.workdir, server_env(server.workdir, server.url, SERVER_ENV), "admin", "create-user",
+                   "--phone", CUSTOMER, "--password", PASSWORD)
+    assert made.returncode == 0, made
     page.goto("/login?method=phone")
     a11y.check(page)
     page.get_by_label("Номер телефона").fill(CUSTOMER)
