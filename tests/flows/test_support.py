@@ -401,3 +401,26 @@ async def test_the_customer_closes_a_settled_request_and_may_write_another(clien
     staff = client_factory()
     headers = await staff_bearer(staff, services, 799, "operator")
     assert first not in [i["id"] for i in (await _queue(staff, headers))["items"]]
+
+
+async def test_replies_and_answers_racing_on_one_request_are_numbered_in_turn(client_factory, services):
+    import asyncio
+
+    api = ApiSurface(client_factory())
+    await _customer(services, api, 725)
+    rid = (await create(api, topic="other", text="вопрос")).data["id"]
+    staff = client_factory()
+    headers = await staff_bearer(staff, services, 800, "operator")
+
+    async def answer(i: int) -> int:
+        r = await staff.post(f"{QUEUE}/{rid}/answer", json={"reason": REASON, "text": f"ответ {i}"}, headers=headers)
+        return r.status_code
+
+    async def write(i: int) -> int:
+        return (await reply(api, rid, f"ещё {i}")).status
+
+    codes = await asyncio.gather(*(f(i) for i in range(5) for f in (answer, write)))
+    assert sorted(codes) == [200] * 10, codes
+    _, msgs = await _rows(services)
+    assert [m.seq for m in msgs] == list(range(1, 12))
+    assert sorted(m.author for m in msgs) == ["customer"] * 6 + ["operator"] * 5
