@@ -267,6 +267,39 @@ def outcome_name(catalog: Catalog, outcome: str, locale: str) -> str:
     return _name(catalog, "history.outcome", outcome, locale)
 
 
+async def newest_first(db: Database, table: Any, columns: tuple[Any, ...], account_id: str, before: str | None,
+                       after: str | None, per_page: int, clamp: bool) -> tuple[list[Row[Any]], int, str | None, str | None]:
+    """One page of an account's rows by keyset, newest first (``table`` has ``account_id``, ``created_at`` and
+    ``id``, indexed so): the rows, the total, and the older / newer cursors.  With ``clamp`` a bad cursor or
+    page size shows the first page (the pages' links), else it is a 422 (the API)."""
+    if clamp:
+        per_page = min(max(per_page, 1), MAX_PER_PAGE)
+    check_paging(per_page)
+    older, newer = cursors(before, after, clamp=clamp)
+    key = tuple_(table.created_at, table.id)
+    mine = table.account_id == account_id
+    rows = select(*columns).where(mine)
+    if newer is not None:  # the page just above ``after``: read upwards, then newest first
+        rows = rows.where(key > tuple_(literal(newer.created_at), literal(newer.id)))
+        rows = rows.order_by(table.created_at.asc(), table.id.asc())
+    else:
+        if older is not None:
+            rows = rows.where(key < tuple_(literal(older.created_at), literal(older.id)))
+        rows = rows.order_by(table.created_at.desc(), table.id.desc())
+    async with db.read() as s:
+        total = int((await s.execute(select(func.count()).select_from(table).where(mine))).scalar_one())
+        found = list((await s.execute(rows.limit(per_page + 1))).all())
+    more = len(found) > per_page
+    found = found[:per_page]
+    if newer is not None:
+        found.reverse()
+        next_at, prev_at = found[-1] if found else None, found[0] if found and more else None
+    else:
+        next_at, prev_at = found[-1] if found and more else None, found[0] if found and older else None
+    return (found, total, encode_cursor(next_at.created_at, next_at.id) if next_at else None,
+            encode_cursor(prev_at.created_at, prev_at.id) if prev_at else None)
+
+
 # -- the use-cases ---------------------------------------------------------------------------
 
 class History:
@@ -283,43 +316,13 @@ class History:
         for tell in self._ended:
             await tell(sids)
 
-    async def _page(self, table: Any, columns: tuple[Any, ...], account_id: str, before: str | None,
-                    after: str | None, per_page: int, clamp: bool) -> tuple[list[Row[Any]], int, str | None, str | None]:
-        """One page by keyset, newest first: the rows, the total, and the older / newer cursors."""
-        if clamp:
-            per_page = min(max(per_page, 1), MAX_PER_PAGE)
-        check_paging(per_page)
-        older, newer = cursors(before, after, clamp=clamp)
-        key = tuple_(table.created_at, table.id)
-        mine = table.account_id == account_id
-        rows = select(*columns).where(mine)
-        if newer is not None:  # the page just above ``after``: read upwards, then newest first
-            rows = rows.where(key > tuple_(literal(newer.created_at), literal(newer.id)))
-            rows = rows.order_by(table.created_at.asc(), table.id.asc())
-        else:
-            if older is not None:
-                rows = rows.where(key < tuple_(literal(older.created_at), literal(older.id)))
-            rows = rows.order_by(table.created_at.desc(), table.id.desc())
-        async with self._db.read() as s:
-            total = int((await s.execute(select(func.count()).select_from(table).where(mine))).scalar_one())
-            found = list((await s.execute(rows.limit(per_page + 1))).all())
-        more = len(found) > per_page
-        found = found[:per_page]
-        if newer is not None:
-            found.reverse()
-            next_at, prev_at = found[-1] if found else None, found[0] if found and more else None
-        else:
-            next_at, prev_at = found[-1] if found and more else None, found[0] if found and older else None
-        return (found, total, encode_cursor(next_at.created_at, next_at.id) if next_at else None,
-                encode_cursor(prev_at.created_at, prev_at.id) if prev_at else None)
-
     async def notifications(self, account_id: str, *, before: str | None = None, after: str | None = None,
                             per_page: int = DEFAULT_PER_PAGE, clamp: bool = False) -> Page[Notification]:
         """Every SMS and email written for the account, newest first (text and code never read)."""
         m = OutboxMessage
-        found, total, nxt, prev = await self._page(
-            m, (m.id, m.created_at, m.sent_at, m.channel, m.to, m.kind, m.status), account_id, before, after,
-            per_page, clamp)
+        found, total, nxt, prev = await newest_first(
+            self._db, m, (m.id, m.created_at, m.sent_at, m.channel, m.to, m.kind, m.status), account_id, before,
+            after, per_page, clamp)
         items = [Notification(r.id, r.created_at, r.sent_at, r.channel, mask_destination(r.channel, r.to), r.kind,
                               r.status) for r in found]
         return Page(items, min(max(per_page, 1), MAX_PER_PAGE), total, nxt, prev)
@@ -328,9 +331,9 @@ class History:
                      per_page: int = DEFAULT_PER_PAGE, clamp: bool = False) -> Page[Event]:
         """The account's security events, newest first, with masked details only."""
         e = SecurityEvent
-        found, total, nxt, prev = await self._page(
-            e, (e.id, e.created_at, e.kind, e.outcome, e.ip, e.user_agent, e.detail), account_id, before, after,
-            per_page, clamp)
+        found, total, nxt, prev = await newest_first(
+            self._db, e, (e.id, e.created_at, e.kind, e.outcome, e.ip, e.user_agent, e.detail), account_id, before,
+            after, per_page, clamp)
         items = [Event(r.id, r.created_at, r.kind, r.outcome, r.ip, describe_device(r.user_agent), _detail(r.detail))
                  for r in found]
         return Page(items, min(max(per_page, 1), MAX_PER_PAGE), total, nxt, prev)

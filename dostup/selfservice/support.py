@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import support as S
+from dostup.accounts.history import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page, newest_first
 from dostup.accounts.support import RequestLine, RequestView
 from dostup.core.clock import Clock
 from dostup.core.context import Context
@@ -29,7 +30,6 @@ from dostup.persistence.models import Account
 from dostup.persistence.models_support import SupportRequest
 
 DAY = dt.timedelta(days=1)
-LISTED = 50  # the newest requests the cabinet lists
 
 
 def _parse_new(topic: str | None, text: str | None) -> tuple[str, str]:
@@ -53,14 +53,14 @@ class SupportService:
         self.max_open = max_open
         self.per_day = per_day
 
-    async def list(self, account_id: str) -> list[RequestLine]:
-        """The account's requests, newest first (the latest :data:`LISTED`)."""
+    async def list(self, account_id: str, *, before: str | None = None, after: str | None = None,
+                   per_page: int = DEFAULT_PER_PAGE, clamp: bool = False) -> Page[RequestLine]:
+        """The account's requests, newest first, by keyset pages (``before`` / ``after`` as in the histories)."""
         r = SupportRequest
-        async with self._db.read() as s:
-            rows = (await s.execute(select(r.id, r.topic, r.state, r.created_at, r.updated_at)
-                                    .where(r.account_id == account_id)
-                                    .order_by(r.created_at.desc(), r.id.desc()).limit(LISTED))).all()
-        return [RequestLine(row.id, row.topic, row.state, row.created_at, row.updated_at) for row in rows]
+        found, total, nxt, prev = await newest_first(self._db, r, (r.id, r.topic, r.state, r.created_at, r.updated_at),
+                                                     account_id, before, after, per_page, clamp)
+        items = [RequestLine(row.id, row.topic, row.state, row.created_at, row.updated_at) for row in found]
+        return Page(items, min(max(per_page, 1), MAX_PER_PAGE), total, nxt, prev)
 
     async def view(self, account_id: str, request_id: str | None) -> RequestView:
         async with self._db.read() as s:

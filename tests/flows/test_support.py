@@ -424,3 +424,37 @@ async def test_replies_and_answers_racing_on_one_request_are_numbered_in_turn(cl
     _, msgs = await _rows(services)
     assert [m.seq for m in msgs] == list(range(1, 12))
     assert sorted(m.author for m in msgs) == ["customer"] * 6 + ["operator"] * 5
+
+
+async def test_the_customers_list_comes_by_pages_newest_first(services, surface):
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    account_id = await _customer(services, surface, 726)
+    now = services.clock.now()
+    rows = [{"id": f"{n:032d}", "account_id": account_id, "topic": "other", "state": "closed",
+             "created_at": now - dt.timedelta(minutes=n), "updated_at": now, "queued_at": now} for n in range(21)]
+    async with services.db.write() as s:
+        await s.execute(insert(SupportRequest), rows)
+    if isinstance(surface, UiSurface):
+        first = (await surface.client.get("/support")).text
+        assert first.count('class="support-request"') == 20 and f'id="request-{20:032d}"' not in first
+        older = re.search(r'href="/support\?before=([^"]+)"', first)
+        assert older, first
+        second = (await surface.client.get(f"/support?before={older.group(1)}")).text
+        assert second.count('class="support-request"') == 1 and f'id="request-{20:032d}"' in second
+        assert (await surface.client.get("/support?before=!!")).status_code == 200  # a damaged link: page one
+        return
+    seen, before = [], None
+    while True:
+        r = await surface.client.get(API, params={"per_page": 8, **({"before": before} if before else {})},
+                                     headers=_bearer(surface))
+        assert r.status_code == 200 and r.json()["total"] == 21, r.text
+        seen += [x["id"] for x in r.json()["requests"]]
+        before = r.json()["next"]
+        if before is None:
+            break
+    assert seen == [f"{n:032d}" for n in range(21)]
+    for params in ({"before": "!!"}, {"per_page": 0}, {"per_page": 101}):
+        assert (await surface.client.get(API, params=params, headers=_bearer(surface))).status_code == 422, params

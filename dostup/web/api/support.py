@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from dostup.accounts.history import DEFAULT_PER_PAGE
 from dostup.accounts.support import MAX_TEXT, TOPICS, RequestLine, RequestView
 from dostup.web.api.schemas import _In, errors
 from dostup.web.deps import ApiContext, SameOrigin, ServicesDep, SessionDep
@@ -35,18 +36,26 @@ class SupportReplyIn(_In):
 
 
 class SupportListOut(BaseModel):
-    requests: list[RequestLine]  # newest first, the latest 50
+    requests: list[RequestLine]  # newest first
+    per_page: int
+    total: int
+    next: str | None = Field(description="cursor of the older page: pass it as ``before``")
+    prev: str | None = Field(description="cursor of the newer page: pass it as ``after``")
     topics: list[str]
     max_open: int  # requests not closed yet an account may have
     requests_per_day: int
 
 
 @router.get("/requests")
-async def list_requests(services: ServicesDep, rec: SessionDep) -> SupportListOut:
-    """The account's requests, newest first, each ``open`` (waits for support), ``answered`` or ``closed``."""
+async def list_requests(services: ServicesDep, rec: SessionDep, before: str | None = None, after: str | None = None,
+                        per_page: int = DEFAULT_PER_PAGE) -> SupportListOut:
+    """The account's requests, newest first, each ``open`` (waits for support), ``answered`` or ``closed``; keyset
+    pages as the histories' (``per_page`` 1..100, ``next`` → ``before``, ``prev`` → ``after``)."""
     support = services.support
-    return SupportListOut(requests=await support.list(rec.account_id), topics=list(TOPICS),
-                          max_open=support.max_open, requests_per_day=support.per_day)
+    page = await support.list(rec.account_id, before=before, after=after, per_page=per_page)
+    return SupportListOut(requests=page.items, per_page=page.per_page, total=page.total, next=page.next,
+                          prev=page.prev, topics=list(TOPICS), max_open=support.max_open,
+                          requests_per_day=support.per_day)
 
 
 @router.post("/requests", status_code=201, dependencies=[SameOrigin], responses=errors(409, 429))

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from dostup.accounts.support import MAX_TEXT, TOPICS
 from dostup.web.api.support import SupportReplyIn, SupportRequestIn
+from dostup.web.history import page_info
 from dostup.web.ui.page import CHECKED, CabinetPage, Form, UiPage
 from dostup.web.ui.render import redirect
 
@@ -23,7 +24,9 @@ PATH = "/support"
 @router.get(PATH)
 async def support_page(page: UiPage, rec: CabinetPage) -> Response:
     support = page.services.support
-    return page.render("support.html", session=rec, requests=await support.list(rec.account_id), topics=TOPICS,
+    listed = await support.list(rec.account_id, before=page.query("before") or None,
+                                after=page.query("after") or None, clamp=True)  # a damaged link: the first page
+    return page.render("support.html", session=rec, requests=listed.items, pager=page_info(listed), topics=TOPICS,
                        values=page.values or {}, max_text=MAX_TEXT, max_open=support.max_open)
 
 
