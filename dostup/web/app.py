@@ -51,6 +51,7 @@ from dostup.web.ui import (
     letter_pages,
     level_pages,
     operator_pages,
+    operator_support_pages,
     pages,
     passcode_pages,
     passkey_pages,
@@ -66,7 +67,8 @@ API = (auth, second_factor, passkeys, passcode, registration, recovery, account,
        admin, users_import, operator, operator_support, social, documents, levels, letters, support)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
-      company_pages, contract_pages, social_pages, level_pages, letter_pages, operator_pages, support_pages)
+      company_pages, contract_pages, social_pages, level_pages, letter_pages, operator_pages, operator_support_pages,
+      support_pages)
 
 
 class DostupApp(FastAPI):

@@ -458,3 +458,34 @@ async def test_the_customers_list_comes_by_pages_newest_first(services, surface)
     assert seen == [f"{n:032d}" for n in range(21)]
     for params in ({"before": "!!"}, {"per_page": 0}, {"per_page": 101}):
         assert (await surface.client.get(API, params=params, headers=_bearer(surface))).status_code == 422, params
+
+
+async def test_the_console_pages_list_read_answer_and_close_a_request(client_factory, services):
+    api = ApiSurface(client_factory())
+    await _customer(services, api, 730)
+    rid = (await create(api, topic="access", text=QUESTION)).data["id"]
+    assert (await api.client.get("/operator/support", headers=_bearer(api))).status_code in (303, 307, 404)
+    browser = await staff_browser(client_factory(), services, await staff_bearer(client_factory(), services, 801,
+                                                                                 "operator"))
+    console = await browser.client.get("/operator")
+    assert console.status_code == 200 and 'href="/operator/support"' in console.text
+    queue = await browser.client.get("/operator/support")
+    assert queue.status_code == 200 and f'id="request-{rid}"' in queue.text and "Не приходит" not in queue.text
+    short = await browser.post_form(f"/operator/support/{rid}", {"reason": "x"}, "/operator/support")
+    assert short.status_code == 422 and "Укажите причину" in short.text
+    assert await _audit(services) == []
+    opened = await browser.post_form(f"/operator/support/{rid}", {"reason": REASON}, "/operator/support")
+    assert opened.status_code == 200 and "Не приходит SMS с кодом." in opened.text
+    assert f'name="reason" value="{REASON}"' in opened.text  # the reason travels with the answer's form
+    empty = await browser.post_form(f"/operator/support/{rid}/answer", {"reason": REASON, "text": " "},
+                                    "/operator/support")
+    assert empty.status_code == 422 and 'id="text-error"' in empty.text
+    done = await browser.post_form(f"/operator/support/{rid}/answer",
+                                   {"reason": REASON, "text": "Проверьте короткие номера"}, "/operator/support")
+    assert done.status_code == 200 and "Ответ отправлен" in done.text and "Есть ответ" in done.text
+    assert any(m["kind"] == "support_answered" for m in await outbox(client_factory()))
+    assert "Проверьте короткие номера" in (await view(api, rid))[1]
+    closed = await browser.post_form(f"/operator/support/{rid}/close", {"reason": REASON}, "/operator/support")
+    assert closed.status_code == 303 and closed.headers["location"] == "/operator/support?closed=1"
+    assert [a for a, _ in await _audit(services)] == ["support_read", "support_read", "support_answer", "support_close"]
+    assert (await _rows(services))[0][0].state == "closed"

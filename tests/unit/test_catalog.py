@@ -77,6 +77,7 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "support.topic.*": (support.TOPICS,),  # support.html, support_request.html
     "support.state.*": (support.STATES,),
     "support.author.*": ((support.CUSTOMER, support.OPERATOR),),
+    "console.support.author.*": ((support.CUSTOMER, support.OPERATOR),),  # operator_support_request.html
 }
 
 
