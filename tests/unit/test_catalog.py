@@ -76,8 +76,6 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     "registration.finish_*": (sorted({p.registration for p in PRESETS.values()}),),
     "support.topic.*": (support.TOPICS,),  # support.html, support_request.html
     "support.state.*": (support.STATES,),
-    "support.author.*": ((support.CUSTOMER, support.OPERATOR),),
-    "console.support.author.*": ((support.CUSTOMER, support.OPERATOR),),  # operator_support_request.html
 }
 
 
