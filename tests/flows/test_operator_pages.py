@@ -41,6 +41,7 @@ async def test_an_operator_finds_a_customer_opens_the_card_blocks_and_unblocks_i
     made = await make_account(services, 711, "klient711@example.ru")
     home = await console.client.get("/operator")
     assert home.status_code == 200 and "Консоль оператора" in home.text
+    assert 'href="/operator"' in (await console.client.get("/settings")).text  # the menu leads staff there
 
     found = await _post(console, "/operator", {"by": "phone", "value": "8 912 000-07-11", "reason": REASON})
     assert found.status_code == 200, found.text
@@ -112,6 +113,7 @@ async def test_the_console_is_for_staff_signed_in_with_two_factors_only(client_f
     made = await make_account(services, 713)
     await sign_in(customer, made.phone)
     assert (await customer.client.get("/operator")).status_code == 404
+    assert 'href="/operator"' not in (await customer.client.get("/settings")).text
     assert (await customer.post_form("/operator", {"by": "phone", "value": made.phone, "reason": REASON},
                                      page="/cabinet")).status_code == 404
     one_factor = UiSurface(client_factory())
