@@ -70,11 +70,11 @@ def parse_topic(raw: str | None) -> str:
     return raw
 
 
-def parse_text(raw: str | None, *, field: str = "text") -> str:
+def parse_text(raw: str | None, *, field: str = "text", required_id: str = "support.text_required") -> str:
     """A request's or a reply's text: 1 to :data:`MAX_TEXT` characters after trimming, line breaks kept."""
     value = (raw or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not value:
-        raise ValidationFailed("support.text_required", field=field, code="required")
+        raise ValidationFailed(required_id, field=field, code="required")
     if len(value) > MAX_TEXT:
         raise ValidationFailed("support.text_too_long", field=field, code="too_long", params={"max": MAX_TEXT})
     if any(ch in _BIDI or (unicodedata.category(ch) in _REFUSED and ch not in _KEPT_CONTROLS) for ch in value):

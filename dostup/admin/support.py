@@ -92,7 +92,7 @@ class SupportQueue:
     async def answer(self, staff_id: str, staff_role: str, request_id: str, text: str | None, reason: str | None,
                      ctx: Context) -> StaffRequestView:
         why = operator_reason(reason)
-        body = S.parse_text(text)
+        body = S.parse_text(text, required_id="support.answer_required")
         now = self._clock.now()
         async with self._db.write() as s:
             req, account = await self._target(staff_id, staff_role, request_id, s)

@@ -479,7 +479,7 @@ async def test_the_console_pages_list_read_answer_and_close_a_request(client_fac
     assert f'name="reason" value="{REASON}"' in opened.text  # the reason travels with the answer's form
     empty = await browser.post_form(f"/operator/support/{rid}/answer", {"reason": REASON, "text": " "},
                                     "/operator/support")
-    assert empty.status_code == 422 and 'id="text-error"' in empty.text
+    assert empty.status_code == 422 and 'id="text-error"' in empty.text and "Напишите ответ клиенту" in empty.text
     done = await browser.post_form(f"/operator/support/{rid}/answer",
                                    {"reason": REASON, "text": "Проверьте короткие номера"}, "/operator/support")
     assert done.status_code == 200 and "Ответ отправлен" in done.text and "Есть ответ" in done.text
