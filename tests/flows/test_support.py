@@ -489,3 +489,19 @@ async def test_the_console_pages_list_read_answer_and_close_a_request(client_fac
     assert closed.status_code == 303 and closed.headers["location"] == "/operator/support?closed=1"
     assert [a for a, _ in await _audit(services)] == ["support_read", "support_read", "support_answer", "support_close"]
     assert (await _rows(services))[0][0].state == "closed"
+
+
+async def test_the_forms_need_their_csrf_token_and_the_api_its_own_origin(client_factory, services):
+    browser = UiSurface(client_factory())
+    await _customer(services, browser, 731)
+    rid = (await create(browser, topic="other", text="вопрос")).data["id"]
+    for path, data in (("/support", {"topic": "other", "text": "ещё"}), (f"/support/{rid}", {"text": "ещё"}),
+                       (f"/support/{rid}/close", {})):
+        for token in (None, "forged"):
+            r = await browser.client.post(path, data={**data, **({"csrf_token": token} if token else {})})
+            assert r.status_code == 403 and "Срок действия формы истёк" in r.text, (path, token)
+    evil = {"Origin": "https://evil.example"}  # the cabinet's cookie sent from another site
+    assert (await browser.client.post(API, json={"topic": "other", "text": "x"}, headers=evil)).status_code == 403
+    assert (await browser.client.post(f"{API}/{rid}/close", headers=evil)).status_code == 403
+    reqs, msgs = await _rows(services)
+    assert [r.state for r in reqs] == ["open"] and len(msgs) == 1
