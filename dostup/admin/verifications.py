@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts.events import record_event
 from dostup.accounts.history import oldest_first
-from dostup.accounts.levels import CONFIRMED, STANDARD
+from dostup.accounts.levels import CONFIRMED, STANDARD, cancel_pending
 from dostup.admin.accounts import Notice
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
@@ -105,6 +105,7 @@ class VerificationQueue:
                                    .execution_options(synchronize_session=False))
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("verification.not_standard", code="not_standard")
+            await cancel_pending(s, account_id, now)  # a letter still waiting with its code is not needed now
             record_event(s, kind="identity_confirmed", outcome="success", ctx=ctx, now=now, account_id=account_id)
             s.add(self._audit(staff_id, "confirm_identity", why, ctx, now, {"account": account_id}))
             if self._notify is not None:

@@ -343,3 +343,18 @@ async def test_deleting_the_account_erases_the_letters_address_and_code(client_f
     [letter] = await letters(services, account_id)
     assert letter.state == "cancelled" and letter.data == {}
     assert (await services.print_queue.waiting("staff", REASON, None, STAFF)).items == []
+
+
+async def test_an_identity_confirmed_in_person_cancels_the_waiting_letter(client_factory, services):
+    api = ApiSurface(client_factory())
+    account_id = await _customer(services, api, 715)
+    assert (await order(api, **ADDRESS)).ok
+    staff = client_factory()
+    headers = await _staff(staff, services, 793, "operator")
+    r = await staff.post(f"/api/v1/admin/accounts/{account_id}/confirm-identity", json={"reason": REASON},
+                         headers=headers)
+    assert r.status_code == 204, r.text
+    [letter] = await letters(services, account_id)
+    assert letter.state == "cancelled" and "code_sealed" not in letter.data
+    assert (await staff.post(f"{QUEUE}/queue", json={"reason": REASON}, headers=headers)).json()["items"] == []
+    assert (await status(api))["level_number"] == 3
