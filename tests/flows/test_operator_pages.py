@@ -154,3 +154,39 @@ async def test_the_queue_is_404_where_levels_are_off(client_factory, services):
     console = await _console(client_factory, services)
     assert (await _post(console, "/operator/verifications", {"reason": REASON})).status_code == 404
     assert "Заявки на проверку данных" not in (await console.client.get("/operator")).text
+
+
+@pytest.mark.parametrize("settings_overrides", [GOSUSLUGI])
+async def test_the_print_queue_in_the_browser_shows_the_codes_and_marks_them_printed(client_factory, services):
+    from tests.flows.test_levels_letter import ADDRESS, _customer, enter, letters, order
+
+    customers: dict[str, UiSurface] = {}
+    for n in range(3):
+        customer = UiSurface(client_factory())
+        customers[await _customer(services, customer, 720 + n)] = customer
+        assert (await order(customer, **ADDRESS)).ok
+    console = await _console(client_factory, services, 730)
+    assert (await _post(console, "/operator/letters", {"reason": ""})).status_code == 422
+    queue = await _post(console, "/operator/letters", {"reason": REASON})
+    assert queue.status_code == 200, queue.text
+    ids = re.findall(r'data-letter="([^"]+)"', queue.text)
+    codes = re.findall(r"<code>(\d+)</code>", queue.text)
+    assert len(ids) == len(codes) == 3 and "170100, Тверская область, г. Тверь" in queue.text
+    one = await _post(console, "/operator/letters/printed", {"reason": REASON, "letters": ids[0]})
+    assert one.status_code == 200 and "Отмечено напечатанными: 1" in one.text
+    assert ids[0] not in one.text and len(re.findall(r'data-letter="', one.text)) == 2
+    rest = await _post(console, "/operator/letters/printed", {"reason": REASON, "letters": " ".join(ids)})
+    assert "Отмечено напечатанными: 2" in rest.text and "Писем, ожидающих печати, нет" in rest.text
+    assert not any((r.data or {}).get("code_sealed") for r in await letters(services))  # printed: only the hash left
+    unexplained = await _post(console, "/operator/letters/printed", {"reason": "", "letters": ids[0]})
+    assert unexplained.status_code == 422
+    first = next(r for r in await letters(services) if r.id == ids[0])
+    assert (await enter(customers[first.account_id], codes[0])).ok  # the code the console showed is the letter's
+    actions = [a.action for a in await _audit(services)]
+    assert actions.count("letter_queue") >= 3 and actions.count("letters_printed") == 2, actions
+
+
+async def test_the_print_queue_is_404_where_levels_are_off(client_factory, services):
+    console = await _console(client_factory, services)
+    assert (await _post(console, "/operator/letters", {"reason": REASON})).status_code == 404
+    assert "Письма с кодом" not in (await console.client.get("/operator")).text

@@ -1,6 +1,7 @@
 """«Консоль оператора» (SPEC §4.14) in the browser: the customer search, the account card with its actions
-(block, unblock, second-factor reset, identity confirmed in person) and the review queue of «Стандартная»
-checks — the same use-cases and input models as the staff JSON API (``web/api/operator.py``).
+(block, unblock, second-factor reset, identity confirmed in person), the review queue of «Стандартная»
+checks and the print queue of registered letters — the same use-cases and input models as the staff JSON
+API (``web/api/operator.py``, ``web/api/letters.py``).
 
 Only operators and administrators signed in with two factors (``aal`` 2) get these pages; a customer gets
 404 (the console is not advertised), a staff session of one factor the reason why.  Everything that shows
@@ -16,12 +17,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from dostup.accounts.history import event_kind_name, outcome_name
 from dostup.admin.search import KINDS
 from dostup.core.errors import Forbidden, NotFound
 from dostup.session.reader import SessionRecord
 from dostup.session.strength import is_unrestricted
+from dostup.web.api.letters import QueueIn
 from dostup.web.api.operator import ReasonIn, SearchIn
 from dostup.web.deps import optional_session
 from dostup.web.errors import Respond
@@ -133,3 +136,38 @@ async def decide(request_id: str, decision: str, page: UiPage, form: Form[Reason
         await page.services.verification_queue.decide(rec.account_id, rec.role, request_id,
                                                       approved=decision == "approve", reason=body.reason, ctx=page.ctx)
     return await _queue_page(page, rec, body.reason or "", done=f"console.done.{decision}")
+
+
+# -- the print queue of registered letters (SPEC §4.8, §4.14) ----------------------------------------------
+
+_ADDRESS = ("postcode", "region", "city", "street", "house", "flat")  # as an envelope is written
+
+
+class PrintedIn(QueueIn):
+    """A browser posts one field per name: the letters marked printed, their ids separated by spaces."""
+
+    letters: Annotated[str, Field(max_length=200 * 33)] = ""
+
+
+async def _letters_page(page: Page, rec: SessionRecord, reason: str, done: int | None = None) -> Response:
+    queue = await page.services.print_queue.waiting(rec.account_id, reason, page.query("after") or None, page.ctx)
+    addresses = {item.id: ", ".join(str(item.address[part]) for part in _ADDRESS if item.address.get(part))
+                 for item in queue.items}
+    return page.render("operator_letters.html", session=rec, queue=queue, addresses=addresses, reason=reason, done=done)
+
+
+@router.post(HOME + "/letters")
+async def letters_page(page: UiPage, form: Form[QueueIn], rec: StaffPage) -> Response:
+    async with page.form(partial(search_form, page, rec), form) as body:
+        return await _letters_page(page, rec, body.reason or "")
+
+
+@router.post(HOME + "/letters/printed")
+async def letters_printed(page: UiPage, form: Form[PrintedIn], rec: StaffPage) -> Response:
+    def show_queue() -> Any:
+        return _letters_page(page, rec, form.get("reason"))
+
+    async with page.form(show_queue, form) as body:
+        marked = await page.services.print_queue.mark_printed(rec.account_id, body.letters.split(), body.reason,
+                                                              page.ctx)
+    return await _letters_page(page, rec, body.reason or "", done=len(marked.printed))
