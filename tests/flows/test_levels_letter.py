@@ -358,3 +358,14 @@ async def test_an_identity_confirmed_in_person_cancels_the_waiting_letter(client
     assert letter.state == "cancelled" and "code_sealed" not in letter.data
     assert (await staff.post(f"{QUEUE}/queue", json={"reason": REASON}, headers=headers)).json()["items"] == []
     assert (await status(api))["level_number"] == 3
+
+
+async def test_ten_parallel_orders_make_one_letter(client_factory, services):
+    """The account's row is locked for the «one letter waits» check: orders racing each other make one letter,
+    and the others are told one is on its way."""
+    api = ApiSurface(client_factory())
+    account_id = await _customer(services, api, 709)
+    results = await asyncio.gather(*(order(api, **ADDRESS) for _ in range(10)))
+    assert [r.ok for r in results].count(True) == 1, [(r.status, r.code) for r in results]
+    assert {r.status for r in results if not r.ok} == {409}
+    assert len(await letters(services, account_id)) == 1
