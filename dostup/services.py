@@ -311,7 +311,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                        notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
         verification=verification,
         verification_queue=VerificationQueue(db, clock, verification.answer_in, worker.wake,
-                                             notify=account_notifier(outbox, sms_countries)),
+                                             notify=account_notifier(outbox, sms_countries), enabled=levels_on),
         support=SupportService(db=db, clock=clock, max_open=settings.support.max_open,
                                per_day=settings.support.requests_per_day),
         support_queue=SupportQueue(db, clock, notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),

@@ -64,14 +64,20 @@ class PendingPage:
 
 class VerificationQueue:
     def __init__(self, db: Database, clock: Clock, answer: Answer, wake_courier: Callable[[], None],
-                 notify: Notice | None = None) -> None:
+                 notify: Notice | None = None, *, enabled: bool = True) -> None:
         self._notify = notify  # a notice to the customer's confirmed phone or email
+        self._enabled = enabled  # levels are on (as the customers' side): otherwise every call is 404
         self._db = db
         self._clock = clock
         self._answer = answer
         self._wake = wake_courier
 
+    def _on(self) -> None:
+        if not self._enabled:
+            raise NotFound()
+
     async def pending(self, staff_id: str, reason: str | None, after: str | None, ctx: Context) -> PendingPage:
+        self._on()
         why = operator_reason(reason)
         now = self._clock.now()
         r = VerificationRequest
@@ -91,6 +97,7 @@ class VerificationQueue:
         the operator compared them with the checked profile («Их сверят с теми сведениями, которые вы указали
         при создании стандартной учётной записи»).  Only a «Стандартная» account can be confirmed (409
         otherwise: nothing checked to compare with, or confirmed already)."""
+        self._on()
         why = operator_reason(reason)
         now = self._clock.now()
         async with self._db.write() as s:
@@ -114,6 +121,7 @@ class VerificationQueue:
 
     async def decide(self, staff_id: str, staff_role: str, request_id: str, *, approved: bool, reason: str | None,
                      ctx: Context) -> None:
+        self._on()
         why = operator_reason(reason)
         now = self._clock.now()
         async with self._db.write() as s:

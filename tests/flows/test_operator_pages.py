@@ -151,8 +151,16 @@ async def test_the_review_queue_in_the_browser_approves_a_profile(client_factory
 
 
 async def test_the_queue_is_404_where_levels_are_off(client_factory, services):
-    console = await _console(client_factory, services)
+    """As the customers' side: where levels are off nobody's level is checked or confirmed, by page or API."""
+    staff = client_factory()
+    headers = await staff_bearer(staff, services, 717, "operator")
+    console = await staff_browser(client_factory(), services, headers)
+    made = await make_account(services, 718)
     assert (await _post(console, "/operator/verifications", {"reason": REASON})).status_code == 404
+    assert (await _post(console, f"/operator/accounts/{made.id}/confirm-identity", {"reason": REASON})).status_code == 404
+    for path in ("/api/v1/admin/verifications/pending", f"/api/v1/admin/accounts/{made.id}/confirm-identity",
+                 "/api/v1/admin/verifications/x/approve"):
+        assert (await staff.post(path, json={"reason": REASON}, headers=headers)).status_code == 404, path
     assert "Заявки на проверку данных" not in (await console.client.get("/operator")).text
 
 
