@@ -60,6 +60,6 @@ class VerificationRequest(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
-        Index("ix_verification_requests_account_time", "account_id", "created_at"),  # the latest of an account
+        Index("ix_verification_requests_account_time", "account_id", "created_at", "id"),  # the latest of an account
         Index("ix_verification_requests_state_time", "state", "created_at", "id"),  # the operators' queue, oldest first
     )
