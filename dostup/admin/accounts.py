@@ -103,7 +103,7 @@ async def _target(s: AsyncSession, staff_id: str, staff_role: str, account_id: s
     account = await s.get(Account, account_id)
     if account is None or account.state == "deleted":
         raise NotFound("operator.account_not_found")
-    if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+    if not may_act_on(staff_id, staff_role, account):
         raise Forbidden("operator.not_allowed", code="not_allowed")
     return account
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.accounts.events import record_event
 from dostup.accounts.history import oldest_first
 from dostup.accounts.levels import CONFIRMED, STANDARD, cancel_pending
-from dostup.admin.accounts import Notice
+from dostup.admin.accounts import Notice, may_act_on
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
@@ -38,7 +38,6 @@ from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 
 PER_PAGE = 50
-_MAY_ACT_ON = {"operator": ("customer",), "admin": ("customer", "operator")}
 
 
 class Answer(Protocol):
@@ -104,7 +103,7 @@ class VerificationQueue:
             account = await s.get(Account, account_id) if 0 < len(account_id) <= 32 else None
             if account is None or account.state == "deleted":
                 raise NotFound("operator.account_not_found")
-            if account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+            if not may_act_on(staff_id, staff_role, account):
                 raise Forbidden("operator.not_allowed", code="not_allowed")
             done = await s.execute(update(IdentityProfile).where(IdentityProfile.account_id == account_id,
                                                                  IdentityProfile.level == STANDARD)
@@ -129,7 +128,7 @@ class VerificationQueue:
             if req is None or req.verifier != "operator":
                 raise NotFound("verification.not_found")
             account = await s.get(Account, req.account_id)
-            if account is None or account.id == staff_id or account.role not in _MAY_ACT_ON.get(staff_role, ()):
+            if account is None or not may_act_on(staff_id, staff_role, account):
                 raise Forbidden("operator.not_allowed", code="not_allowed")
             await self._answer(s, request_id, approved=approved, reason=why, by=staff_id, ctx=ctx, now=now)
             s.add(self._audit(staff_id, "verification_approve" if approved else "verification_reject", why, ctx, now,
