@@ -30,16 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.accounts.deletion import Eraser
 from dostup.accounts.events import record_event
 from dostup.accounts.levels import stored_level
+from dostup.admin.audit import entry
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
-from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, Forbidden, NotFound
 from dostup.credentials import devices, passkeys, recovery_codes, totp
 from dostup.identity.repository import BLOCKED
 from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Account, Credential, SecurityEvent, Session
-from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_companies import Company
 from dostup.persistence.models_contracts import ContractLink
 from dostup.session.service import SessionService
@@ -152,7 +151,7 @@ class AccountActions:
                                          .where(ContractLink.account_id == account_id)
                                          .order_by(ContractLink.created_at))).all()
             level = await stored_level(s, account_id)
-            s.add(self._audit(staff_id, "view", why, ctx, now, account_id))
+            s.add(entry(staff_id, "view", why, ctx, now, {"account": account_id}))
         return AccountCard(
             id=account.id, state=account.state, role=account.role, phone=account.phone,
             phone_confirmed=account.phone_verified_at is not None, email=account.email,
@@ -189,7 +188,7 @@ class AccountActions:
             blocking = to == BLOCKED
             record_event(s, kind="account_blocked" if blocking else "account_unblocked", outcome="success", ctx=ctx,
                          now=now, account_id=account_id)
-            s.add(self._audit(staff_id, "block" if blocking else "unblock", why, ctx, now, account_id))
+            s.add(entry(staff_id, "block" if blocking else "unblock", why, ctx, now, {"account": account_id}))
         for tell in self._ended if ended else ():
             await tell(ended)
 
@@ -210,14 +209,10 @@ class AccountActions:
                 await erase(s, account_id, now)
             ended = await self._sessions.revoke_all(s, account_id)
             record_event(s, kind="second_factor_reset", outcome="success", ctx=ctx, now=now, account_id=account_id)
-            s.add(self._audit(staff_id, "reset_second_factor", why, ctx, now, account_id))
+            s.add(entry(staff_id, "reset_second_factor", why, ctx, now, {"account": account_id}))
             if self._notify is not None:
                 self._notify(s, account, "second_factor_reset", ctx, now)
         self._wake_courier()
         for tell in self._ended if ended else ():
             await tell(ended)
 
-    @staticmethod
-    def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime, account_id: str) -> OperatorAction:
-        return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
-                              detail={"account": account_id}, created_at=now)

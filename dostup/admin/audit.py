@@ -1,22 +1,31 @@
-"""Reading the operators' audit trail (SPEC §4.14: «every operator action is audit-logged with who,
-when, why»): what one operator did, newest first, a page at a time by keyset (the trail's
-``(operator_id, created_at)`` index; a cursor from :func:`dostup.accounts.history.encode_cursor`).
+"""The operators' audit trail (SPEC §4.14: «every operator action is audit-logged with who, when, why»):
+:func:`entry` is the one row every console action writes, in the unit of work of the action itself;
+:func:`operator_actions` reads what one operator did, newest first, a page at a time by keyset (the
+trail's ``(operator_id, created_at)`` index; a cursor from :func:`dostup.accounts.history.encode_cursor`).
 Only an administrator reads it; reading it is not itself recorded (it shows no customer's data
 beyond the ids and the masked values the trail keeps)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import literal, select, tuple_
 
 from dostup.accounts.history import decode_cursor, encode_cursor
 from dostup.core.clock import UtcTime
-from dostup.core.errors import ValidationFailed
+from dostup.core.context import Context
+from dostup.core.crypto import random_id
+from dostup.core.errors import NotFound, ValidationFailed
 from dostup.persistence.db import Database
+from dostup.persistence.models import Account
 from dostup.persistence.models_admin import OperatorAction
 
 PER_PAGE = 50
+# Every action the console writes (its name on the administrators' page: ``console.trail.action.<action>``).
+ACTIONS = ("search", "view", "block", "unblock", "reset_second_factor", "confirm_identity", "verification_queue",
+           "verification_approve", "verification_reject", "letter_queue", "letters_printed", "support_read",
+           "support_answer", "support_close")
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,32 @@ class ActionLine:
 class ActionsPage:
     items: list[ActionLine]
     next: str | None  # the cursor of the older page, None at the end
+
+
+def entry(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
+          detail: dict[str, object]) -> OperatorAction:
+    """The trail's row for one action: who (``staff_id``), what, why, from where, when, on what (``detail``:
+    ids and masked values only)."""
+    return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
+                          detail=detail, created_at=now)
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: str
+    role: str
+    login: str | None
+    name: str  # «Фамилия Имя Отчество», or "" when the account has none
+
+
+async def staff_member(db: Database, account_id: str) -> StaffMember:
+    """Whose trail it is (an administrator's page heading); 404 for an account that does not exist."""
+    async with db.read() as s:
+        row = (await s.execute(select(Account.id, Account.role, Account.login, Account.family_name, Account.given_name,
+                                      Account.middle_name).where(Account.id == account_id[:32]))).first()
+    if row is None:
+        raise NotFound()
+    return StaffMember(row.id, row.role, row.login, " ".join(n for n in row[3:] if n))
 
 
 async def operator_actions(db: Database, operator_id: str | None, before: str | None) -> ActionsPage:

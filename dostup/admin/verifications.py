@@ -27,14 +27,13 @@ from dostup.accounts.events import record_event
 from dostup.accounts.history import oldest_first
 from dostup.accounts.levels import CONFIRMED, STANDARD, cancel_pending
 from dostup.admin.accounts import Notice, may_act_on
+from dostup.admin.audit import entry
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
-from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, Forbidden, NotFound
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
-from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 
 PER_PAGE = 50
@@ -85,7 +84,7 @@ class VerificationQueue:
                 .where(r.state == "submitted", r.verifier == "operator"))
         async with self._db.write() as s:
             shown, after = await oldest_first(s, rows, r.created_at, r.id, after, PER_PAGE)
-            s.add(self._audit(staff_id, "verification_queue", why, ctx, now, {"requests": [row.id for row in shown]}))
+            s.add(entry(staff_id, "verification_queue", why, ctx, now, {"requests": [row.id for row in shown]}))
         items = [PendingRequest(row.id, row.account_id, row.phone, row.email, row.created_at, dict(row.data or {}))
                  for row in shown]
         return PendingPage(items, after)
@@ -113,7 +112,7 @@ class VerificationQueue:
                 raise Conflict("verification.not_standard", code="not_standard")
             await cancel_pending(s, account_id, now)  # a letter still waiting with its code is not needed now
             record_event(s, kind="identity_confirmed", outcome="success", ctx=ctx, now=now, account_id=account_id)
-            s.add(self._audit(staff_id, "confirm_identity", why, ctx, now, {"account": account_id}))
+            s.add(entry(staff_id, "confirm_identity", why, ctx, now, {"account": account_id}))
             if self._notify is not None:
                 self._notify(s, account, "identity_confirmed", ctx, now)
         self._wake()
@@ -131,12 +130,7 @@ class VerificationQueue:
             if account is None or not may_act_on(staff_id, staff_role, account):
                 raise Forbidden("operator.not_allowed", code="not_allowed")
             await self._answer(s, request_id, approved=approved, reason=why, by=staff_id, ctx=ctx, now=now)
-            s.add(self._audit(staff_id, "verification_approve" if approved else "verification_reject", why, ctx, now,
+            s.add(entry(staff_id, "verification_approve" if approved else "verification_reject", why, ctx, now,
                               {"account": req.account_id, "request": request_id}))
         self._wake()
 
-    @staticmethod
-    def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
-               detail: dict[str, object]) -> OperatorAction:
-        return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
-                              detail=detail, created_at=now)

@@ -198,3 +198,55 @@ async def test_the_print_queue_is_404_where_levels_are_off(client_factory, servi
     console = await _console(client_factory, services)
     assert (await _post(console, "/operator/letters", {"reason": REASON})).status_code == 404
     assert "Письма с кодом" not in (await console.client.get("/operator")).text
+
+
+async def _account_id(services: Any, n: int) -> str:
+    async with services.db.read() as s:
+        return (await s.execute(select(Account.id).where(Account.phone == phone_e164(n)))).scalar_one()
+
+
+async def test_an_administrator_reads_an_operators_trail_from_the_card(client_factory, services):
+    operator = await _console(client_factory, services, 720)
+    made = await make_account(services, 721)
+    await _post(operator, "/operator", {"by": "phone", "value": "8 912 000-07-21", "reason": "Звонок клиента 5"})
+    await _post(operator, f"/operator/accounts/{made.id}/block", {"reason": "Мошенничество, обращение 78"})
+    operator_id = await _account_id(services, 720)
+
+    admin = await _console(client_factory, services, 722, role="admin")
+    card = await _post(admin, f"/operator/accounts/{operator_id}", {"reason": "Проверка работы оператора"})
+    assert card.status_code == 200 and f'href="/operator/staff/{operator_id}/actions"' in card.text
+    page = await admin.client.get(f"/operator/staff/{operator_id}/actions")
+    assert page.status_code == 200, page.text
+    assert "Журнал действий оператора" in page.text and "(оператор)" in page.text
+    rows = re.findall(r'<tr class="trail-action" data-action="([a-z_]+)">', page.text)
+    assert set(rows) == {"search", "view", "block"}  # the block's card shown again is a view
+    assert "Мошенничество, обращение 78" in page.text and f"учётная запись {made.id}" in page.text
+    assert "поиск по полю «Номер телефона»: " in page.text and "найдено: 1" in page.text
+    assert "Блокировка" in page.text and "Поиск клиента" in page.text
+    customer_card = await _post(admin, f"/operator/accounts/{made.id}", {"reason": "Проверка работы оператора"})
+    assert "/actions" not in customer_card.text  # a customer has no trail to open
+
+    nothing = await admin.client.get(f"/operator/staff/{await _account_id(services, 722)}/actions")
+    assert nothing.status_code == 200 and "Действий в консоли пока нет" not in nothing.text  # the admin's own views
+    assert (await admin.client.get("/operator/staff/nobody/actions")).status_code == 404
+    bad = await admin.client.get(f"/operator/staff/{operator_id}/actions?before=not-a-cursor")
+    assert bad.status_code == 422 and "<tr" not in bad.text
+    assert (await operator.client.get(f"/operator/staff/{operator_id}/actions")).status_code == 403
+    assert 'actions"' not in (await _post(operator, f"/operator/accounts/{made.id}", {"reason": REASON})).text
+
+
+async def test_the_trail_pages_newest_first_fifty_at_a_time(client_factory, services):
+    admin = await _console(client_factory, services, 723, role="admin")
+    operator = await _console(client_factory, services, 724)
+    made = await make_account(services, 725)
+    for i in range(51):
+        services.clock.advance(seconds=1)
+        await _post(operator, f"/operator/accounts/{made.id}", {"reason": f"Обращение номер {i}"})
+    url = f"/operator/staff/{await _account_id(services, 724)}/actions"
+    first = await admin.client.get(url)
+    assert first.text.count('class="trail-action"') == 50 and "Обращение номер 50" in first.text
+    older = re.search(r'href="([^"]+before=[^"]+)"', first.text)
+    assert older, first.text
+    second = await admin.client.get(older.group(1).replace("&amp;", "&"))
+    assert second.text.count('class="trail-action"') == 1 and "Обращение номер 0<" in second.text
+    assert "Более ранние действия" not in second.text

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dostup.accounts import companies, contracts, levels, preferences, support
-from dostup.admin import search
+from dostup.admin import audit, search
 from dostup.core.i18n import Catalog, MissingMessage
 from dostup.presets import PRESETS
 from dostup.selfservice.login.flow import IDENTIFIERS as LOGIN_METHODS
@@ -59,6 +59,8 @@ DYNAMIC: dict[str, tuple[Iterable[str], ...] | None] = {
     # the operator console (web/ui/operator_pages.py and its templates)
     "console.by.*": (search.KINDS,),
     "console.state.*": (("active", "blocked", "deleted"),),
+    "console.trail.action.*": (audit.ACTIONS,),
+    "console.role.*": (("customer", "operator", "admin"),),
     "console.done.*": (("block", "unblock", "second_factor_reset", "confirm_identity", "approve", "reject"),),
     "console.person.*": (("gender", "birth_date", "birth_place", "citizenship", "passport_series", "passport_number",
                           "passport_issued_on", "passport_division_code", "passport_issuer", "snils"),),

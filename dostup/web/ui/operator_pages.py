@@ -1,6 +1,6 @@
 """«Консоль оператора» (SPEC §4.14) in the browser: the customer search, the account card with its actions
 (block, unblock, second-factor reset, identity confirmed in person), the review queue of «Стандартная»
-checks and the print queue of registered letters — the same use-cases and input models as the staff JSON
+checks, the print queue of registered letters and, for administrators, an operator's audit trail — the same use-cases and input models as the staff JSON
 API (``web/api/operator.py``, ``web/api/letters.py``).
 
 Only operators and administrators signed in with two factors (``aal`` 2) get these pages; a customer gets
@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from dostup.accounts.history import event_kind_name, outcome_name
+from dostup.admin.audit import ACTIONS, operator_actions, staff_member
 from dostup.admin.search import KINDS
 from dostup.core.errors import Forbidden, NotFound
 from dostup.session.reader import SessionRecord
@@ -76,7 +77,8 @@ async def _card_page(page: Page, rec: SessionRecord, account_id: str, reason: st
     events = [(e.created_at, event_kind_name(catalog, e.kind, locale), outcome_name(catalog, e.outcome, locale))
               for e in card.events]
     return page.render("operator_card.html", session=rec, card=card, events=events, reason=reason, done=done,
-                       may_confirm=page.services.verification.enabled)
+                       may_confirm=page.services.verification.enabled,
+                       trail=rec.role == "admin" and card.role in STAFF)
 
 
 @router.post(HOME + "/accounts/{account_id}")
@@ -171,3 +173,38 @@ async def letters_printed(page: UiPage, form: Form[PrintedIn], rec: StaffPage) -
         marked = await page.services.print_queue.mark_printed(rec.account_id, body.letters.split(), body.reason,
                                                               page.ctx)
     return await _letters_page(page, rec, body.reason or "", done=len(marked.printed))
+
+
+# -- an operator's audit trail, for administrators (SPEC §4.14: «who, when, why») ---------------------------
+
+_LISTED = {"found": "console.trail.found", "letters": "console.trail.letters", "requests": "console.trail.requests"}
+
+
+def _what(page: Page, detail: dict[str, object]) -> str:
+    """The trail's ``detail`` in words: the search, the account, the request, how many rows were shown."""
+    def t(message_id: str, **params: object) -> str:
+        return page.services.catalog.text(message_id, page.ctx.locale, **params)
+
+    parts = []
+    if detail.get("by"):
+        parts.append(t("console.trail.search", by=t(f"console.by.{detail['by']}"), value=detail.get("value") or ""))
+    if detail.get("account"):
+        parts.append(t("console.trail.account", id=detail["account"]))
+    if detail.get("request"):
+        parts.append(t("console.trail.request", id=detail["request"]))
+    parts += [t(message_id, count=len(detail[key])) for key, message_id in _LISTED.items()  # type: ignore[arg-type]
+              if isinstance(detail.get(key), list)]
+    return "; ".join(parts)
+
+
+@router.get(HOME + "/staff/{staff_id}/actions")
+async def trail_page(staff_id: str, page: UiPage, rec: StaffPage, before: str = "") -> Response:
+    """What one operator did, newest first, 50 a page: administrators only (an operator gets 403)."""
+    if rec.role != "admin":
+        raise Forbidden("contracts.admin_only", code="admin_only")
+    who = await staff_member(page.services.db, staff_id)
+    trail = await operator_actions(page.services.db, who.id, before[:200] or None)
+    catalog, locale = page.services.catalog, page.ctx.locale
+    lines = [(a, catalog.text(f"console.trail.action.{a.action}", locale) if a.action in ACTIONS else a.action,
+              _what(page, a.detail)) for a in trail.items]
+    return page.render("operator_trail.html", session=rec, who=who, lines=lines, next=trail.next)
