@@ -89,6 +89,7 @@ from dostup.selfservice.settings.password import PasswordChangeService, account_
 from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.selfservice.support import SupportService
+from dostup.selfservice.verification.bank import BankConfirmation
 from dostup.selfservice.verification.flow import Verifier
 from dostup.selfservice.verification.letter import LetterService
 from dostup.selfservice.verification.service import VerificationService, erase_identity
@@ -143,6 +144,7 @@ class Services:
     support_queue: SupportQueue  # the operators' side of them
     letters: LetterService  # «Подтверждённая» by a code sent in a registered letter
     print_queue: PrintQueue  # the operators' print queue of those letters
+    bank: BankConfirmation  # «Подтверждённая» through a bank over OpenID Connect (its verified claims match)
     social: SocialSignIn
     social_settings: SocialSettings
     social_registration: SocialRegistration
@@ -319,6 +321,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                               wake_courier=worker.wake, enabled=levels_on,
                               code_days=settings.levels.letter_code_days),
         print_queue=PrintQueue(db, clock, letter_codes, enabled=levels_on),
+        bank=BankConfirmation(db=db, clock=clock, client=social.client, public_url=settings.public_url,
+                              notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
+                              enabled=levels_on),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

@@ -326,6 +326,9 @@ class SocialProvider(BaseModel):
     jwks_uri: str = ""
     scopes: list[str] = []
     trusted: bool = False  # its verified phone / email count as confirmed at registration (not when enumeration-safe)
+    # a bank whose verified claims confirm identity: «Подтверждённая» for a «Стандартная» account whose checked
+    # profile they match (SPEC §4.8; OpenID kinds only: the claims come in a signed ID token and userinfo)
+    confirms_identity: bool = False
     icon: str = Field(default="", max_length=512)
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
@@ -335,6 +338,8 @@ class SocialProvider(BaseModel):
             raise ValueError(f"provider '{self.id}': kind 'oidc' needs an issuer")
         if self.kind == "sber" and not (self.issuer and self.jwks_uri):
             raise ValueError(f"provider '{self.id}': kind 'sber' needs issuer and jwks_uri (from the Sber ID contract)")
+        if self.confirms_identity and self.kind not in ("oidc", "sber"):
+            raise ValueError(f"provider '{self.id}': confirms_identity needs an OpenID Connect kind (oidc, sber)")
         if self.kind in ("oidc", "sber", "yandex") and not self.client_secret:
             raise ValueError(f"provider '{self.id}': client_secret is required (client_secret_basic)")
         for name in ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "icon"):

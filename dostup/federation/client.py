@@ -10,6 +10,7 @@ answer that proves nothing (a refused code, a bad token) is :class:`ProviderRefu
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from dostup.core.errors import AuthenticationFailed, ServiceUnavailable
+from dostup.federation.assurance import listed
 from dostup.federation.providers import Identity, Provider
 
 DISCOVERY_TTL_SECONDS = 3600
@@ -105,8 +107,10 @@ class FederationClient:
         found["scopes_supported"] = " ".join(doc.get("scopes_supported") or [])
         return found
 
-    async def authorization_url(self, provider: Provider, state: str, secrets: Secrets, redirect_uri: str) -> str:
-        """A plain authorization request (no PAR): code flow, PKCE S256, state, nonce."""
+    async def authorization_url(self, provider: Provider, state: str, secrets: Secrets, redirect_uri: str,
+                                claims: dict[str, Any] | None = None) -> str:
+        """A plain authorization request (no PAR): code flow, PKCE S256, state, nonce; ``claims``: the
+        OpenID Connect ``claims`` parameter (Core §5.5), for the person's verified claims."""
         meta = await self._metadata(provider)
         scopes = list(provider.scopes)
         supported = meta.get("scopes_supported", "").split()
@@ -118,6 +122,8 @@ class FederationClient:
         }
         if provider.openid:
             extra["nonce"] = secrets["nonce"]
+        if claims is not None:
+            extra["claims"] = json.dumps(claims, separators=(",", ":"))
         return str(
             prepare_grant_uri(
                 meta["authorization_endpoint"],
@@ -134,6 +140,48 @@ class FederationClient:
         self, provider: Provider, code: str, secrets: Secrets, redirect_uri: str, device_id: str | None = None
     ) -> Identity:
         """Exchange the code (client_secret_basic) and say who signed in."""
+        if provider.openid:
+            return _openid(provider, await self.claims(provider, code, secrets, redirect_uri))
+        meta, tokens = await self._exchange(provider, code, secrets, redirect_uri, device_id)
+        access = tokens["access_token"]
+        if provider.kind == "yandex":
+            return _yandex(
+                provider,
+                await self._call(
+                    provider, "GET", meta["userinfo_endpoint"], headers={"Authorization": f"OAuth {access}"}
+                ),
+            )
+        info = await self._call(
+            provider,
+            "POST",
+            meta["userinfo_endpoint"],
+            data={"client_id": provider.client_id, "access_token": access},
+        )
+        return _vk(provider, info)
+
+    async def claims(self, provider: Provider, code: str, secrets: Secrets, redirect_uri: str) -> dict[str, Any]:
+        """An OpenID provider's claims: the checked ID token's over userinfo's (same ``sub``, Core §5.3.2).
+        ``verified_claims`` (OpenID Connect for Identity Assurance) of both are kept, as a list."""
+        meta, tokens = await self._exchange(provider, code, secrets, redirect_uri, None)
+        access = tokens["access_token"]
+        claims = await self._id_token(provider, meta, tokens.get("id_token"), secrets["nonce"])
+        verified = listed(claims.get("verified_claims"))
+        if meta.get("userinfo_endpoint"):
+            info = await self._call(
+                provider, "GET", meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}
+            )
+            if info.get("sub") != claims["sub"]:  # OpenID Connect Core §5.3.2
+                raise ProviderRefused(params={"name": provider.name})
+            verified += listed(info.get("verified_claims"))
+            claims = {**info, **claims}
+        if verified:
+            claims["verified_claims"] = verified
+        return claims
+
+    async def _exchange(
+        self, provider: Provider, code: str, secrets: Secrets, redirect_uri: str, device_id: str | None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """The token request: the endpoints and the token response (its ``access_token`` checked)."""
         meta = await self._metadata(provider)
         params: dict[str, str] = {"code_verifier": secrets["verifier"]}
         if provider.kind == "vk":  # VK ID: a public client bound to the device the code was issued to
@@ -149,30 +197,7 @@ class FederationClient:
         access = tokens.get("access_token")
         if not isinstance(access, str) or not access:
             raise ProviderRefused(params={"name": provider.name})
-        if provider.kind == "yandex":
-            return _yandex(
-                provider,
-                await self._call(
-                    provider, "GET", meta["userinfo_endpoint"], headers={"Authorization": f"OAuth {access}"}
-                ),
-            )
-        if provider.kind == "vk":
-            info = await self._call(
-                provider,
-                "POST",
-                meta["userinfo_endpoint"],
-                data={"client_id": provider.client_id, "access_token": access},
-            )
-            return _vk(provider, info)
-        claims = await self._id_token(provider, meta, tokens.get("id_token"), secrets["nonce"])
-        if meta.get("userinfo_endpoint"):
-            info = await self._call(
-                provider, "GET", meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}
-            )
-            if info.get("sub") != claims["sub"]:  # OpenID Connect Core §5.3.2
-                raise ProviderRefused(params={"name": provider.name})
-            claims = {**info, **claims}
-        return _openid(provider, claims)
+        return meta, tokens
 
     async def _id_token(self, provider: Provider, meta: dict[str, str], token: object, nonce: str) -> dict[str, Any]:
         if not isinstance(token, str) or not meta.get("jwks_uri"):

@@ -55,6 +55,7 @@ class Provider:
     trusted: bool
     icon: str
     timeout_seconds: float
+    confirms_identity: bool = False  # a bank whose verified claims confirm identity (levels of assurance)
 
     @property
     def openid(self) -> bool:
@@ -79,6 +80,7 @@ class Provider:
             trusted=p.trusted,
             icon=p.icon,
             timeout_seconds=p.timeout_seconds,
+            confirms_identity=p.confirms_identity,
         )
 
 

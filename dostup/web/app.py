@@ -19,6 +19,7 @@ from dostup.web.api import (
     account,
     admin,
     auth,
+    bank,
     companies,
     contracts,
     documents,
@@ -45,6 +46,7 @@ from dostup.web.oidc import admin_api, apps_api, apps_pages, authorize, endpoint
 from dostup.web.oidc.fast_token import TOKEN, USERINFO, FastToken, FastUserinfo
 from dostup.web.ui import (
     account_pages,
+    bank_pages,
     company_pages,
     contract_pages,
     history_pages,
@@ -64,11 +66,12 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, users_import, operator, operator_support, social, documents, levels, letters, support)
+       admin, users_import, operator, operator_support, social, documents, levels, letters, support,
+       bank)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
 UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
       company_pages, contract_pages, social_pages, level_pages, letter_pages, operator_pages, operator_support_pages,
-      support_pages)
+      support_pages, bank_pages)
 
 
 class DostupApp(FastAPI):

@@ -198,7 +198,8 @@ async def cabinet(page: UiPage, session: CabinetPage) -> Response:
     status = (await page.services.profile.status(session.account_id)
               if page.services.preset.account_levels or levels_on else None)
     services = await page.services.verification.catalogue(session.account_id) if levels_on else None
-    return page.render("cabinet.html", session=session, account_status=status, services=services, levels=LEVELS)
+    return page.render("cabinet.html", session=session, account_status=status, services=services, levels=LEVELS,
+                       banks=page.services.bank.banks if levels_on else [])
 
 
 @router.get("/docs/{doc_id}")

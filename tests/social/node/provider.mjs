@@ -30,13 +30,18 @@ server.listen(Number(process.env.PORT || 0), host, () => {
     jwks: { keys: [jwk] },
     cookies: { keys: ['dostup-social-test-cookie-key'] },
     scopes: ['openid', 'profile', 'email', 'phone'],
+    // verified_claims (OpenID Connect for Identity Assurance), snils and passport: returned only when asked
+    // by the claims parameter, as a bank confirming identity answers Dostup (tests/flows/test_levels_bank.py)
     claims: {
       openid: ['sub'],
-      profile: ['given_name', 'family_name', 'middle_name'],
+      profile: ['given_name', 'family_name', 'middle_name', 'birthdate'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
+      verified_claims: null,
+      snils: null,
+      passport: null,
     },
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, claimsParameter: { enabled: true } },
     async findAccount(ctx, id) {
       const accounts = accountsFile ? JSON.parse(readFileSync(accountsFile, 'utf8')) : {};
       const claims = accounts[id] || {};
