@@ -11,6 +11,7 @@ and a level-3 account cannot start; the bank is never linked as a way in."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -389,3 +390,18 @@ async def test_levels_off_every_page_and_endpoint_is_404(surface: Surface, servi
         assert (await surface.client.get(API, headers=bearer(surface))).status_code == 404
     assert (await start(surface)).status == 404
     assert (await callback(surface, {"state": "x", "code": "y"})).status == 404
+
+
+async def test_ten_parallel_callbacks_of_one_answer_confirm_once(services: Any, op: NodeProvider,
+                                                                client_factory: Any) -> None:
+    """The flow is spent by one guarded UPDATE: of ten racing posts of the same answer one goes to the bank and
+    confirms, the others are told it was used (one notice, one request row)."""
+    surface = ApiSurface(client_factory())
+    account_id = await customer(services, surface, 811)
+    started = await start(surface)
+    params = await at_bank(started.data["url"], op.person("race", verified_claims=verified(**BANK_PERSON)))
+    results = await asyncio.gather(*(callback(surface, params) for _ in range(10)))
+    assert sorted(r.status for r in results) == [200] + [409] * 9, [(r.status, r.code) for r in results]
+    assert {r.code for r in results if not r.ok} == {"ceremony_spent"}
+    assert await level_of(services, account_id) == 3 and len(await bank_requests(services, account_id)) == 1
+    assert len([m for m in await outbox(client_factory()) if m["kind"] == "identity_confirmed_bank"]) == 1

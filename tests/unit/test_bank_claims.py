@@ -8,11 +8,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from dostup.federation.assurance import Asserted, asserted, claims_request
 from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile
 from dostup.selfservice.verification.bank import compare, same_name
+from dostup.settings import SocialProvider
 
 
 def _profile(**kw: Any) -> tuple[Account, IdentityProfile]:
@@ -71,3 +73,12 @@ def test_compare_names_missing_and_differing_fields() -> None:
                    account, profile) == ([], [])
     assert compare(Asserted(family_name="Семёнова-Ким", given_name="Анна", middle_name="Сергеевна",
                             birthdate="1990-05-17"), account, profile) == ([], ["middle_name"])
+
+
+@pytest.mark.parametrize("kind", ["yandex", "vk"])
+def test_only_an_openid_provider_may_confirm_identity(kind: str) -> None:
+    """A bank's claims must come in a signed ID token: an OAuth-only kind cannot be a confirmer (the start stops)."""
+    entry = {"id": "b", "kind": kind, "name": "B", "client_id": "c", "client_secret": "s", "confirms_identity": True}
+    with pytest.raises(ValidationError, match="confirms_identity needs an OpenID Connect kind"):
+        SocialProvider(**entry)
+    assert SocialProvider(**{**entry, "kind": "oidc", "issuer": "https://id.bank.example"}).confirms_identity
