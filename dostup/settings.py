@@ -212,12 +212,6 @@ class LevelSettings(BaseModel):
     ``dostup.selfservice.verification.verifiers.RegistryVerifier``).  ``services`` replaces the preset's
     service catalogue (a JSON list of ``{"id", "name", "min_level"}``).  ``letter_code_days``: how long the
     code of a registered letter («Подтверждённая учётная запись» by post) may be entered, from the request.
-
-    «Подтверждённая» by a qualified e-signature (``dostup.selfservice.verification.esign``): ``esign``
-    chooses the check — ``builtin`` (a CMS signature checked in Python, RSA/ECDSA, against the trusted roots
-    in ``esign_trusted_roots``, PEM files) or ``service`` (an external verification service at
-    ``esign_service_url``, requests signed with ``esign_service_secret``; it handles GOST).  Off unless the
-    chosen check is configured.  ``esign_statement_minutes``: how long a statement may be signed.
     """
 
     enabled: bool | None = None
@@ -229,32 +223,6 @@ class LevelSettings(BaseModel):
     requests_per_day: int = Field(default=5, ge=1, le=MANY)  # submissions an account may make a day
     letter_code_days: int = Field(default=30, ge=7, le=180)  # a registered letter's code: the post takes weeks
     services: list[CatalogService] | None = None
-    esign: Literal["builtin", "service"] = "builtin"
-    esign_trusted_roots: list[str] = []  # PEM files of the CAs whose personal certificates are accepted
-    esign_service_url: str = ""
-    esign_service_secret: str = ""
-    esign_service_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    esign_statement_minutes: int = Field(default=30, ge=5, le=24 * 60)
-
-    @property
-    def esign_configured(self) -> bool:
-        return bool(self.esign_service_url if self.esign == "service" else self.esign_trusted_roots)
-
-    @model_validator(mode="after")
-    def _esign_configured(self) -> LevelSettings:
-        if self.esign == "service" and self.esign_service_url:
-            if not self.esign_service_url.startswith(("http://", "https://")):
-                raise ValueError("DOSTUP_LEVELS__ESIGN_SERVICE_URL must be an http:// or https:// URL")
-            if len(self.esign_service_secret) < 32:
-                raise ValueError("esign 'service' needs DOSTUP_LEVELS__ESIGN_SERVICE_SECRET of at least 32 characters")
-        for path in self.esign_trusted_roots if self.esign == "builtin" else ():
-            try:
-                text = Path(path).read_bytes()
-            except OSError as exc:
-                raise ValueError(f"DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS: cannot read {path}: {exc.strerror}") from None
-            if b"-----BEGIN CERTIFICATE-----" not in text:
-                raise ValueError(f"DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS: {path} holds no PEM certificate")
-        return self
 
     @model_validator(mode="after")
     def _registry_configured(self) -> LevelSettings:
@@ -303,7 +271,10 @@ class HousekeepingSettings(BaseModel):
     ``ended_sessions_seconds`` after it ended: nothing reads it any more (the active-sessions list
     shows live ones only, the security history is ``security_events``), so it is kept only for an
     operator looking into yesterday in the database.  Security events are the user's security
-    history: kept for ever unless ``security_events_days`` is set.  Deletes run ``batch_size``
+    history: kept for ever unless ``security_events_days`` is set.  A support request, with its messages, goes
+    ``support_requests_days`` after it was closed (3 years, the general limitation period of the Civil Code
+    art. 196: long enough to answer for what support said; never kept for ever, 152-ФЗ art. 5 §7).  Deletes
+    run ``batch_size``
     rows a transaction with ``pause_seconds`` between them, so the SQLite write lock is never held
     long.
     """
@@ -313,6 +284,7 @@ class HousekeepingSettings(BaseModel):
     grace_seconds: int = Field(default=3600, ge=0, le=30 * DAY)
     ended_sessions_seconds: int = Field(default=DAY, ge=0, le=365 * DAY)
     security_events_days: int = Field(default=0, ge=0, le=100 * 365)  # 0: kept for ever
+    support_requests_days: int = Field(default=3 * 365, ge=30, le=10 * 365)  # after they were closed
     batch_size: int = Field(default=1000, ge=10, le=100_000)
     pause_seconds: float = Field(default=0.05, ge=0, le=60)
 

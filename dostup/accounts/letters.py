@@ -9,14 +9,20 @@ the code is entered — ``approved`` — or the letter ends — ``cancelled``, i
 ``data`` holds::
 
     {"address": {postcode, region, city, street, house, flat}, "code_hash": HMAC, "code_sealed": …,
-     "tries": 0, "expires_at": ISO, "printed_at": ISO | null}
+     "tries": 0, "printed_at": ISO | null}
+
+and its columns ``expires_at`` (the code's end, ``DOSTUP_LEVELS__LETTER_CODE_DAYS`` from the order) and ``queued_at``
+(the order's time while the letter waits to be printed, None once printed or ended: the print queue is the
+rows that have it, read from its index).  Letters written before migration 0049 also kept ``expires_at`` in
+the JSON; the column is what is read.
 
 The code is :data:`CODE_LENGTH` digits from ``secrets`` (longer than the six of SECURITY.md's one-time codes:
 it lives for weeks, not minutes), checked against ``code_hash`` (HMAC under the instance key, bound to the
 request).  Until the letter is printed the print queue needs the code's text, so it is kept **sealed**
 (AES-GCM under a key of its own, :class:`dostup.core.crypto.Sealer`), never in clear; marking the letter
 printed, cancelling it or ending it in any other way erases ``code_sealed`` in the same unit of work, and
-only the hash is left.
+only the hash is left.  A letter left past its expiry is ended by housekeeping (:data:`ENDED_EXPIRED`, the
+sealed text erased; ``dostup.persistence.housekeeping``), as the customer's next order or code would end it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 
 from dostup.core.crypto import Keyring, Sealer, random_digits
 from dostup.core.errors import FormErrors, ValidationFailed
+from dostup.persistence.models_levels import VerificationRequest
 
 VERIFIER = "letter"
 CODE_LENGTH = 8
@@ -114,8 +121,9 @@ def without_code_text(data: Mapping[str, Any], **changes: object) -> dict[str, o
     return out
 
 
-def expires_at(data: Mapping[str, Any]) -> dt.datetime:
-    return dt.datetime.fromisoformat(str(data["expires_at"]))
+def live(req: VerificationRequest, now: dt.datetime) -> bool:
+    """The letter's code may still be entered (its expiry is ahead)."""
+    return req.expires_at is not None and req.expires_at > now
 
 
 def tries(data: Mapping[str, Any]) -> int:

@@ -105,7 +105,8 @@ async def cancel_pending(s: AsyncSession, account_id: str, now: dt.datetime) -> 
         letter.data = letters_.without_code_text(letter.data)
     await s.flush()
     done = await s.execute(update(r).where(r.account_id == account_id, r.state == SUBMITTED)
-                           .values(state="cancelled", updated_at=now).execution_options(synchronize_session=False))
+                           .values(state="cancelled", updated_at=now, queued_at=None)
+                           .execution_options(synchronize_session=False))
     return int(done.rowcount)  # type: ignore[attr-defined]
 
 

@@ -55,6 +55,20 @@ async def load_preferences(db: AsyncSession, account_id: str) -> Preferences:
     )
 
 
+async def channels_on(db: AsyncSession, account_id: str, kind: str) -> frozenset[str]:
+    """The channels a message of ``kind`` may go to this account on now: for a kind other than marketing only
+    that kind's choices are read (the primary key), not the consent history."""
+    if kind == MARKETING:
+        prefs = await load_preferences(db, account_id)
+        return frozenset(c for c in CHANNELS if prefs.enabled(kind, c))
+    if kind in MANDATORY:
+        return frozenset(CHANNELS)
+    p = NotificationPreference
+    rows = (await db.execute(select(p.channel, p.enabled).where(p.account_id == account_id, p.kind == kind))).all()
+    chosen = {channel: enabled for channel, enabled in rows}
+    return frozenset(c for c in CHANNELS if chosen.get(c, DEFAULTS[kind]))
+
+
 async def wants(db: AsyncSession, account_id: str, kind: str, channel: str) -> bool:
     """For senders of optional messages: may this account get ``kind`` on ``channel``?"""
     return (await load_preferences(db, account_id)).enabled(kind, channel)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.core.clock import UtcTime
 from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, NotFound, ValidationFailed
+from dostup.persistence import models_support
 from dostup.persistence.models_support import SupportMessage, SupportRequest
 
 # «Вход и восстановление доступа», «Личные данные и контакты», «Компании и лицевые счета», «Уведомления», «Другое»
@@ -31,7 +32,7 @@ OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 STATES = (OPEN, ANSWERED, CLOSED)
 CUSTOMER, OPERATOR = "customer", "operator"
 MAX_TEXT = 2000
-MAX_MESSAGES = 100  # a request is a conversation, not a chat: past this, write a new one
+MAX_MESSAGES = models_support.MAX_MESSAGES  # a request is a conversation, not a chat: past this, write a new one
 _REFUSED = frozenset({"Cc", "Cs", "Co", "Zl", "Zp"})
 _KEPT_CONTROLS = frozenset("\n\t")
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")

@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from dostup.accounts import letters as Lt
-from dostup.accounts.history import decode_cursor, encode_cursor
+from dostup.accounts.history import oldest_first
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
@@ -53,7 +52,7 @@ class PrintPage:
 @dataclass(frozen=True)
 class Printed:
     printed: list[str]  # the letters marked now
-    skipped: list[str]  # unknown, printed already, or no longer waiting (cancelled meanwhile)
+    skipped: list[str]  # unknown, printed already, or no longer waiting (cancelled or expired meanwhile)
 
 
 class PrintQueue:
@@ -68,38 +67,29 @@ class PrintQueue:
             raise NotFound()
 
     async def waiting(self, staff_id: str, reason: str | None, after: str | None, ctx: Context) -> PrintPage:
-        """The letters waiting to be printed, oldest first; the view (which letters, hence which codes) is
-        audited."""
+        """The letters waiting to be printed, oldest first, 50 a page; the view (which letters, hence which codes)
+        is audited.
+
+        One keyset query through ``(queued_at, id)``: a letter has ``queued_at`` only while it waits to be
+        printed (printing, cancelling or ending it clears it), and one past its expiry is left out here, in
+        SQL, until housekeeping ends it."""
         self._on()
         why = operator_reason(reason)
         now = self._clock.now()
-        r = aliased(VerificationRequest)
-        rows = (select(r, Account.family_name, Account.given_name, Account.middle_name)
+        r = VerificationRequest
+        rows = (select(r.id, r.account_id, r.data, r.queued_at, Account.family_name, Account.given_name,
+                       Account.middle_name)
                 .join(Account, Account.id == r.account_id)
-                .where(r.state == "submitted", r.verifier == Lt.VERIFIER,
-                       # not printed yet: the sealed code is there (->> on PostgreSQL, json_extract on SQLite)
-                       r.data["code_sealed"].as_string().is_not(None)))
-        if after:
-            cursor = decode_cursor(after, field="after")
-            rows = rows.where(tuple_(r.created_at, r.id) > tuple_(literal(cursor.created_at), literal(cursor.id)))
-        items: list[LetterToPrint] = []
-        last = None
+                # ``queued_at`` is there only while the letter is ``submitted`` and not printed: no ``state`` here,
+                # which would lead the planner to the expiry's index and a sort
+                .where(r.queued_at.is_not(None), r.expires_at > now, r.verifier == Lt.VERIFIER))
         async with self._db.write() as s:
-            # printed letters stay ``submitted`` until the code is entered: the query leaves them out, this
-            # loop the expired ones
-            for row in (await s.execute(rows.order_by(r.created_at, r.id))).all():
-                req = row[0]
-                code = self._codes.text(req.data)
-                if code is None or req.data.get("printed_at") or Lt.expires_at(req.data) <= now:
-                    continue
-                if len(items) == PER_PAGE:
-                    last = items[-1]
-                    break
-                items.append(LetterToPrint(req.id, req.account_id, row.family_name, row.given_name, row.middle_name,
-                                           Lt.address_of(req.data), code, req.created_at))
-            s.add(_audit(staff_id, "letter_queue", why, ctx, now,
-                                           {"letters": [i.id for i in items]}))
-        return PrintPage(items, encode_cursor(last.ordered_at, last.id) if last else None)
+            shown, nxt = await oldest_first(s, rows, r.queued_at, r.id, after, PER_PAGE)
+            s.add(_audit(staff_id, "letter_queue", why, ctx, now, {"letters": [row.id for row in shown]}))
+        items = [LetterToPrint(row.id, row.account_id, row.family_name, row.given_name, row.middle_name,
+                               Lt.address_of(row.data), self._codes.text(row.data) or "", row.queued_at)
+                 for row in shown]
+        return PrintPage(items, nxt)
 
     async def mark_printed(self, staff_id: str, ids: list[str], reason: str | None, ctx: Context) -> Printed:
         """The batch is printed: each waiting letter's code text erased, ``printed_at`` set (an id already
@@ -119,11 +109,11 @@ class PrintQueue:
             for request_id in dict.fromkeys(ids):
                 req = found.get(request_id)
                 if (req is None or req.verifier != Lt.VERIFIER or req.state != "submitted"
-                        or req.data.get("printed_at") or "code_sealed" not in req.data):
+                        or req.data.get("printed_at") or "code_sealed" not in req.data or not Lt.live(req, now)):
                     skipped.append(request_id)
                     continue
                 req.data = Lt.without_code_text(req.data, printed_at=now.isoformat())
-                req.updated_at = now
+                req.updated_at, req.queued_at = now, None
                 done.append(request_id)
             s.add(_audit(staff_id, "letters_printed", why, ctx, now,
                                            {"letters": done, "skipped": skipped}))

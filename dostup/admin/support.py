@@ -7,7 +7,10 @@ audit-logged with who, when, why»).
 * Reading one shows what the customer wrote, so it is audited with its reason, as the account card is.
 * An answer is a message of the operator's; the request becomes ``answered`` and the customer is told by
   SMS or email through the outbox, in the same unit of work (and the courier woken), and reads it on the
-  request's page.  Closing ends the conversation; both are audited with their reason.
+  request's page.  Closing ends the conversation, and the customer is told so the same way.  Both notices
+  are of the optional ``service`` kind: they go to the first confirmed channel the customer left on for it
+  in «Настройка уведомлений», and to none when both are off (the answer still waits in the cabinet).  Both
+  actions are audited with their reason.
 
 An operator answers customers only, an administrator also operators, nobody themselves (as for every other
 action: :mod:`dostup.admin.accounts`).  A closed request takes nothing more (409).
@@ -16,7 +19,7 @@ action: :mod:`dostup.admin.accounts`).  A closed request takes nothing more (409
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 
 from sqlalchemy import select, update
@@ -25,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dostup.accounts import support as S
 from dostup.accounts.history import oldest_first
 from dostup.accounts.support import RequestView
-from dostup.admin.accounts import Notice, may_act_on
+from dostup.admin.accounts import may_act_on
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
@@ -37,6 +40,9 @@ from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_support import SupportRequest
 
 PER_PAGE = 50
+
+# a notice of an optional kind to the customer, in the caller's unit of work (it reads their preferences)
+Notice = Callable[[AsyncSession, Account, str, Context, dt.datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class SupportQueue:
             S.add_message(s, req, seq, author=S.OPERATOR, text=body, now=now, operator_id=staff_id)
             s.add(self._audit(staff_id, "support_answer", why, ctx, now, req))
             if self._notify is not None:
-                self._notify(s, account, "support_answered", ctx, now)
+                await self._notify(s, account, "support_answered", ctx, now)
             await s.flush()
             await s.refresh(req)
             view = S.view_of(req, await S.messages_of(s, req.id))
@@ -112,11 +118,14 @@ class SupportQueue:
         why = operator_reason(reason)
         now = self._clock.now()
         async with self._db.write() as s:
-            req, _account = await self._target(staff_id, staff_role, request_id, s)
+            req, account = await self._target(staff_id, staff_role, request_id, s)
             if req.state == S.CLOSED:
                 raise Conflict("support.closed", code="closed")
             await self._move(s, req, to=S.CLOSED, now=now, closed_by=staff_id)
             s.add(self._audit(staff_id, "support_close", why, ctx, now, req))
+            if self._notify is not None:
+                await self._notify(s, account, "support_closed", ctx, now)
+        self._wake()
 
     @staticmethod
     async def _target(staff_id: str, staff_role: str, request_id: str, s: AsyncSession) -> tuple[SupportRequest, Account]:

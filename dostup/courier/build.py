@@ -60,6 +60,7 @@ def housekeeping(settings: HousekeepingSettings, db: Database, clock: Clock) -> 
         grace=dt.timedelta(seconds=settings.grace_seconds),
         ended_sessions=dt.timedelta(seconds=settings.ended_sessions_seconds),
         security_events=dt.timedelta(days=settings.security_events_days) if settings.security_events_days else None,
+        support_requests=dt.timedelta(days=settings.support_requests_days),
         batch_size=settings.batch_size, pause_seconds=settings.pause_seconds))
 
 

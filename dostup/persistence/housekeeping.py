@@ -24,9 +24,20 @@ so without this job the tables would only grow.  What goes, and when (the settin
   theirs is left (refresh tokens and revoked access tokens go first, above) and their session has
   ended, so that signing out still reaches the partner (back-channel logout).
 
+* ``support_requests`` with their ``support_messages``: ``support_requests`` (3 years) after they were
+  closed — by the customer, an operator, or the account's deletion (which empties their texts at once).  A
+  batch is ``batch_size // 100`` requests (a request holds at most 100 messages) whose messages and then
+  themselves go in one transaction, so no request is ever left without its first message.
+
+Not deleted but ended: a registered letter (``verification_requests``, verifier ``letter``) left past its
+expiry becomes what the customer's next order or code would make it — ``cancelled`` with the answer
+``code_expired``, its sealed code's text erased (only the hash stays; ``dostup.accounts.letters``) and out of
+the print queue — ``batch_size`` letters a transaction, through ``(state, expires_at)``.  Its count is reported
+under ``verification_requests``.
+
 Not purged: accounts (a deleted one is a tombstone), consents and operator actions (records kept
 by law and for audit), the outbox (the notification history), OIDC consents and keys,
-devices, credentials, companies, contracts.
+devices, credentials, companies, contracts, verification requests (the record of what was checked).
 
 Each statement deletes at most ``batch_size`` rows, found through an index on the column it
 deletes by (``tests/flows/test_query_plans.py`` explains them), in its own short write
@@ -55,22 +66,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     CursorResult,
     DateTime,
     Delete,
     Integer,
+    Select,
     Table,
+    Update,
     bindparam,
+    cast,
     delete,
     exists,
+    func,
     literal_column,
     select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from dostup.persistence import models_oidc  # noqa: F401 - registers the OIDC tables in the metadata
 from dostup.persistence.db import Database
 from dostup.persistence.models import Base
+from dostup.persistence.models_levels import VerificationRequest
+from dostup.persistence.models_support import MAX_MESSAGES, SupportMessage, SupportRequest
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +105,7 @@ class Retention:
     grace: dt.timedelta = dt.timedelta(hours=1)
     ended_sessions: dt.timedelta = dt.timedelta(days=1)
     security_events: dt.timedelta | None = None  # None: kept for ever
+    support_requests: dt.timedelta = dt.timedelta(days=3 * 365)  # after they were closed
     batch_size: int = 1000
     pause_seconds: float = 0.05
 
@@ -181,8 +202,43 @@ def delete_statement(target: _Target, *, postgresql: bool) -> Delete:
     return delete(table).where(key.in_(picked.scalar_subquery()))
 
 
+# -- registered letters past their expiry (dostup.accounts.letters: the names below are its) ----------------
+
+LETTER, SUBMITTED, ENDED, ENDED_EXPIRED = "letter", "submitted", "cancelled", "code_expired"
+SEALED_CODE = "code_sealed"  # the key of the code's sealed text in a letter's ``data``
+
+
+def end_letters_statement(*, postgresql: bool) -> Update:
+    """``UPDATE`` of at most ``:limit`` letters still ``submitted`` whose ``expires_at`` is before ``:now``: ended
+    as expired, the sealed code's text removed from ``data`` in SQL (PostgreSQL ``jsonb - key``, SQLite
+    ``json_remove``), out of the print queue.  On PostgreSQL the letters are picked ``FOR UPDATE SKIP LOCKED``:
+    a letter whose code is being entered just then (its row locked) is left for the next run."""
+    r = VerificationRequest
+    now, limit = bindparam("now", type_=DateTime()), bindparam("limit", type_=Integer())
+    picked = select(r.id).where(r.state == SUBMITTED, r.expires_at < now, r.verifier == LETTER).limit(limit)
+    data: ColumnElement[Any]
+    if postgresql:
+        picked = picked.with_for_update(skip_locked=True)
+        data = cast(cast(r.data, JSONB).op("-")(literal_column(f"'{SEALED_CODE}'::text")), JSON)
+    else:
+        data = func.json_remove(r.data, literal_column(f"'$.{SEALED_CODE}'"))
+    return (update(r).where(r.id.in_(picked.scalar_subquery()))
+            .values(state=ENDED, answer=ENDED_EXPIRED, answered_at=now, updated_at=now, queued_at=None, data=data)
+            .execution_options(synchronize_session=False))
+
+
+def closed_requests_statement(*, postgresql: bool) -> Select[Any]:
+    """The ids of at most ``:limit`` support requests closed before ``:before`` (PostgreSQL: locked, skipping
+    those another worker holds)."""
+    r = SupportRequest
+    before, limit = bindparam("before", type_=DateTime()), bindparam("limit", type_=Integer())
+    picked = select(r.id).where(r.state == "closed", r.closed_at < before).limit(limit)
+    return picked.with_for_update(skip_locked=True) if postgresql else picked
+
+
 class Housekeeping:
-    """Deletes what :data:`TARGETS` says, in batches; :meth:`run_forever` every ``interval``."""
+    """Deletes what :data:`TARGETS` says, in batches, then the support requests past their retention, and ends
+    the expired letters; :meth:`run_forever` every ``interval``."""
 
     def __init__(self, db: Database, now: Now, retention: Retention) -> None:
         self._db = db
@@ -190,6 +246,8 @@ class Housekeeping:
         self.retention = retention
         postgresql = not db.is_sqlite
         self._statements = [(t, delete_statement(t, postgresql=postgresql)) for t in TARGETS]
+        self._end_letters = end_letters_statement(postgresql=postgresql)
+        self._closed_requests = closed_requests_statement(postgresql=postgresql)
 
     async def purge(self) -> dict[str, int]:
         """One pass over every table: the rows deleted per table (0 where nothing was due).
@@ -202,21 +260,44 @@ class Housekeeping:
             keep = target.keep(self.retention)
             if keep is None:
                 continue
-            counts[target.table] += await self._delete(stmt, now - keep, now)
+            counts[target.table] += await self._batches(stmt, {"before": now - keep, "now": now})
+        counts["verification_requests"] = await self._batches(self._end_letters, {"now": now})
+        counts.update(await self._delete_support(now - self.retention.support_requests))
         return counts
 
-    async def _delete(self, stmt: Delete, before: dt.datetime, now: dt.datetime) -> int:
+    async def _batches(self, stmt: Delete | Update, values: dict[str, object]) -> int:
+        """``stmt`` (deleting or changing at most ``:limit`` rows) in its own short transaction, again while it
+        takes a whole batch (on PostgreSQL a short one may also mean: the rest is another worker's), with
+        a pause between, so the write lock is free for others a while."""
         size = self.retention.batch_size
         total = 0
         while True:
             async with self._db.write() as s:
-                result = await s.execute(stmt, {"before": before, "limit": size, "now": now})
-            assert isinstance(result, CursorResult)  # a DELETE's
-            deleted = result.rowcount
-            total += deleted
-            if deleted < size:  # the last batch (on PostgreSQL also: the rest is another worker's)
+                result = await s.execute(stmt, {**values, "limit": size})
+            assert isinstance(result, CursorResult)  # a DELETE's or an UPDATE's
+            total += result.rowcount
+            if result.rowcount < size:
                 return total
-            await asyncio.sleep(self.retention.pause_seconds)  # the write lock free for others a while
+            await asyncio.sleep(self.retention.pause_seconds)
+
+    async def _delete_support(self, before: dt.datetime) -> dict[str, int]:
+        """Closed support requests older than ``before``, a few at a time, each batch's messages first."""
+        size = max(1, self.retention.batch_size // MAX_MESSAGES)  # at most batch_size messages a transaction
+        counts = {"support_messages": 0, "support_requests": 0}
+        while True:
+            async with self._db.write() as s:
+                ids = list((await s.execute(self._closed_requests, {"before": before, "limit": size})).scalars())
+                if ids:
+                    gone = await s.execute(delete(SupportMessage).where(SupportMessage.request_id.in_(ids))
+                                           .execution_options(synchronize_session=False))
+                    assert isinstance(gone, CursorResult)
+                    counts["support_messages"] += gone.rowcount
+                    await s.execute(delete(SupportRequest).where(SupportRequest.id.in_(ids))
+                                    .execution_options(synchronize_session=False))
+                    counts["support_requests"] += len(ids)
+            if len(ids) < size:
+                return counts
+            await asyncio.sleep(self.retention.pause_seconds)
 
     async def run_forever(self, interval_seconds: float, *, first_now: bool = True) -> None:
         """Purge now (or after an interval: ``first_now=False``, a web process, which has requests

@@ -58,8 +58,16 @@ class VerificationRequest(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # a registered letter's (dostup.accounts.letters): until when its code may be entered; None for a profile's check
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # a registered letter waiting to be printed: since when (its order); None once printed or ended, and for a
+    # profile's check — the print queue is the rows that have it, read oldest first from its index
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         Index("ix_verification_requests_account_time", "account_id", "created_at", "id"),  # the latest of an account
         Index("ix_verification_requests_state_time", "state", "created_at", "id"),  # the operators' queue, oldest first
+        # the letters to print, oldest first (with their expiry: the expired ones are left out within the index)
+        Index("ix_verification_requests_print_queue", "queued_at", "id", "expires_at"),
+        Index("ix_verification_requests_expiry", "state", "expires_at"),  # housekeeping ends the expired letters
     )

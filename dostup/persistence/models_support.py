@@ -9,7 +9,8 @@ already waits does not move it back.
 
 ``support_messages`` are the request's texts in order (``seq`` 1 is the customer's first); an operator's
 carries the operator's id, kept without a foreign key as the audit trail keeps it.  Deleting the account
-empties every text (``erased``) and closes what was still open.
+empties every text (``erased``) and closes what was still open.  Housekeeping deletes a closed request with its
+messages ``DOSTUP_HOUSEKEEPING__SUPPORT_REQUESTS_DAYS`` after it was closed (``dostup.persistence.housekeeping``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dostup.persistence.models import Base
+
+MAX_MESSAGES = 100  # a request's messages at most (a conversation, not a chat); housekeeping sizes its batches by it
 
 
 class SupportRequest(Base):
@@ -38,6 +41,7 @@ class SupportRequest(Base):
     __table_args__ = (
         Index("ix_support_requests_account_time", "account_id", "created_at", "id"),  # the cabinet's list, limits
         Index("ix_support_requests_state_queue", "state", "queued_at", "id"),  # the operators' queue, oldest first
+        Index("ix_support_requests_closed", "state", "closed_at"),  # housekeeping: closed ones past their retention
     )
 
 

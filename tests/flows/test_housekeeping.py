@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -36,6 +36,23 @@ async def _ids(services: Services, table: str) -> set[str]:
     (pk,) = t.primary_key.columns
     async with services.db.read() as s:
         return set((await s.scalars(select(pk))).all())
+
+
+@contextlib.contextmanager
+def _sent(services: Services, start: str) -> Iterator[list[str]]:
+    """The statements beginning with ``start`` (upper case) that the write engine sends inside the block."""
+    found: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(start):
+            found.append(statement)
+
+    engine = services.db.writer.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def _count(services: Services, table: str) -> int:
@@ -103,19 +120,21 @@ async def _seed_every_table(services: Services) -> str:
 
 
 TIMED = ("flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_tokens")
+OTHERS = ("verification_requests", "support_messages", "support_requests")  # letters ended; support by its retention
 
 
 async def test_rows_past_their_expiry_and_the_grace_go_and_the_others_stay(services: Services) -> None:
     await _seed_every_table(services)
     counts = await services.housekeeping.purge()
-    assert counts == {**dict.fromkeys(TIMED, 1), "oidc_grants": 2, "sessions": 2, "security_events": 0}
+    assert counts == {**dict.fromkeys(TIMED, 1), "oidc_grants": 2, "sessions": 2, "security_events": 0,
+                      **dict.fromkeys(OTHERS, 0)}
     for table in TIMED:
         assert {i.rsplit("-", 1)[-1] for i in await _ids(services, table)} == {"recent", "live"}, table
     assert await _ids(services, "sessions") == {"s-expired-recent", "s-revoked-recent", "s-live", "s-live-remembered"}
     assert await _ids(services, "security_events") == {"event-old"}  # the security history is kept for ever
     assert await _ids(services, "oidc_grants") == {"grant", "grant-young", "grant-signed-in"}
-    assert await services.housekeeping.purge() == dict.fromkeys([*TIMED, "oidc_grants", "sessions", "security_events"],
-                                                                0)
+    assert await services.housekeeping.purge() == dict.fromkeys([*TIMED, "oidc_grants", "sessions", "security_events",
+                                                                 *OTHERS], 0)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__GRACE_SECONDS": "0",
@@ -150,18 +169,8 @@ async def test_more_rows_than_a_batch_go_in_several_short_transactions(services:
     now = services.clock.now()
     await _add(services, "flows", [_flow(f"old-{i:03d}", now - 2 * HOUR) for i in range(35)]
                + [_flow(f"live-{i}", now + HOUR) for i in range(5)])
-    deletes: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("DELETE FROM FLOWS"):
-            deletes.append(statement)
-
-    engine = services.db.writer.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with _sent(services, "DELETE FROM FLOWS") as deletes:
         counts = await services.housekeeping.purge()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert counts["flows"] == 35
     assert len(deletes) == 4  # 10, 10, 10, then 5: the last batch is short
     assert await _ids(services, "flows") == {f"live-{i}" for i in range(5)}
@@ -300,3 +309,152 @@ async def test_an_oidc_code_stays_while_its_grant_does(services: Services) -> No
     assert await _ids(services, "oidc_grants") == {"code-signed-in"}
     assert (await services.housekeeping.purge())["oidc_codes"] == 1
     assert await _ids(services, "oidc_codes") == {"code-signed-in"}  # its grant lives: its session does
+
+
+# -- registered letters past their expiry (SPEC §4.8): ended, their sealed code erased ---------------------------
+
+DAY = dt.timedelta(days=1)
+
+
+def _letter(rid: str, account: str, *, expires: dt.datetime, printed: bool = False, state: str = "submitted",
+            verifier: str = "letter") -> dict[str, Any]:
+    data: dict[str, Any] = {"address": {"postcode": "101000", "city": "Москва"}, "code_hash": f"hash-{rid}",
+                            "tries": 1, "printed_at": (expires - 20 * DAY).isoformat() if printed else None}
+    if not printed and state == "submitted":
+        data["code_sealed"] = f"sealed-{rid}"
+    ordered = expires - 30 * DAY
+    return {"id": rid, "account_id": account, "level": 3, "state": state, "verifier": verifier, "data": data,
+            "created_at": ordered, "updated_at": ordered, "expires_at": expires if verifier == "letter" else None,
+            "queued_at": ordered if "code_sealed" in data else None}
+
+
+async def _requests(services: Services) -> dict[str, Any]:
+    from dostup.persistence.models_levels import VerificationRequest
+
+    async with services.db.read() as s:
+        return {r.id: r for r in (await s.execute(select(VerificationRequest))).scalars()}
+
+
+async def test_letters_past_their_expiry_are_ended_and_their_sealed_codes_erased(services: Services) -> None:
+    """A letter nobody printed, or printed and never entered, keeps neither its place in the queue nor its code's
+    text once it expired: it ends as the customer's next order or code would end it (``code_expired``); the
+    others are left alone."""
+    now = services.clock.now()
+    account = (await make_account(services, 804)).id
+    await _add(services, "verification_requests", [
+        _letter("unprinted-expired", account, expires=now - MINUTE),
+        _letter("printed-expired", account, expires=now - DAY, printed=True),
+        _letter("unprinted-live", account, expires=now + MINUTE),
+        _letter("printed-live", account, expires=now + DAY, printed=True),
+        _letter("confirmed-long-ago", account, expires=now - DAY, printed=True, state="approved"),
+        _letter("profile-check", account, expires=now - DAY, verifier="operator"),  # no expiry: never ended here
+    ])
+    assert (await services.housekeeping.purge())["verification_requests"] == 2
+    rows = await _requests(services)
+    for rid in ("unprinted-expired", "printed-expired"):
+        r = rows[rid]
+        assert (r.state, r.answer, r.answered_at, r.queued_at) == ("cancelled", "code_expired", now, None), rid
+        assert "code_sealed" not in r.data and r.data["code_hash"] == f"hash-{rid}" and r.data["tries"] == 1, r.data
+        assert r.data["address"] == {"postcode": "101000", "city": "Москва"}  # only the code's text goes
+    assert rows["unprinted-live"].data["code_sealed"] == "sealed-unprinted-live"
+    assert rows["unprinted-live"].queued_at is not None
+    assert {rid: rows[rid].state for rid in ("unprinted-live", "printed-live", "confirmed-long-ago", "profile-check")
+            } == {"unprinted-live": "submitted", "printed-live": "submitted", "confirmed-long-ago": "approved",
+                  "profile-check": "submitted"}
+    assert (await services.housekeeping.purge())["verification_requests"] == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__BATCH_SIZE": "10",
+                                                 "DOSTUP_HOUSEKEEPING__PAUSE_SECONDS": "0"}])
+async def test_expired_letters_are_ended_a_batch_a_transaction(services: Services) -> None:
+    now = services.clock.now()
+    account = (await make_account(services, 805)).id
+    await _add(services, "verification_requests", [_letter(f"old-{i:02d}", account, expires=now - DAY)
+                                                   for i in range(25)])
+    with _sent(services, "UPDATE VERIFICATION_REQUESTS") as updates:
+        assert (await services.housekeeping.purge())["verification_requests"] == 25
+    assert len(updates) == 3  # 10, 10, then 5
+    assert {r.state for r in (await _requests(services)).values()} == {"cancelled"}
+
+
+# -- support requests (SPEC §4.14): closed ones go with their messages after the retention -----------------------
+
+def _support(rid: str, account: str, state: str, at: dt.datetime, *, closed: dt.datetime | None = None,
+             messages: int = 2) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    req = {"id": rid, "account_id": account, "topic": "other", "state": state, "created_at": at, "updated_at": at,
+           "queued_at": at, "closed_at": closed, "closed_by": account if closed else None}
+    return req, [{"id": f"{rid}m{n}", "request_id": rid, "seq": n + 1, "author": "customer", "text": "вопрос",
+                  "created_at": at} for n in range(messages)]
+
+
+async def _add_support(services: Services, rows: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+    await _add(services, "support_requests", [req for req, _ in rows])
+    await _add(services, "support_messages", [m for _, msgs in rows for m in msgs])
+
+
+async def test_closed_support_requests_go_with_their_messages_after_the_retention(services: Services) -> None:
+    now = services.clock.now()
+    kept = dt.timedelta(days=services.settings.housekeeping.support_requests_days)
+    assert kept == 3 * 365 * DAY  # the default
+    account = (await make_account(services, 806)).id
+    long_ago = now - kept - 30 * DAY
+    await _add_support(services, [
+        _support("closedold", account, "closed", long_ago, closed=now - kept - MINUTE, messages=3),
+        _support("closedrecent", account, "closed", long_ago, closed=now - kept + MINUTE),
+        _support("openold", account, "open", long_ago),  # still waiting for support, however old: stays
+        _support("answeredold", account, "answered", long_ago),
+    ])
+    counts = await services.housekeeping.purge()
+    assert (counts["support_requests"], counts["support_messages"]) == (1, 3)
+    assert await _ids(services, "support_requests") == {"closedrecent", "openold", "answeredold"}
+    assert {i[:-2] for i in await _ids(services, "support_messages")} == {"closedrecent", "openold", "answeredold"}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__BATCH_SIZE": "200",
+                                                 "DOSTUP_HOUSEKEEPING__PAUSE_SECONDS": "0",
+                                                 "DOSTUP_HOUSEKEEPING__SUPPORT_REQUESTS_DAYS": "30"}])
+async def test_support_requests_go_a_few_a_transaction_never_more_messages_than_a_batch(services: Services) -> None:
+    """A request holds at most 100 messages, so a batch of 200 rows takes two requests with all of theirs."""
+    now = services.clock.now()
+    account = (await make_account(services, 807)).id
+    await _add_support(services, [_support(f"r{i}", account, "closed", now - 40 * DAY, closed=now - 31 * DAY,
+                                           messages=i + 1) for i in range(5)])
+    with _sent(services, "DELETE FROM SUPPORT_REQUESTS") as transactions:
+        counts = await services.housekeeping.purge()
+    assert (counts["support_requests"], counts["support_messages"]) == (5, 15)
+    assert len(transactions) == 3  # 2, 2, then 1
+    assert await _count(services, "support_requests") == await _count(services, "support_messages") == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"DOSTUP_HOUSEKEEPING__BATCH_SIZE": "100",
+                                                 "DOSTUP_HOUSEKEEPING__PAUSE_SECONDS": "0"}])
+async def test_workers_purging_support_requests_at_once_delete_each_once(services: Services) -> None:
+    now = services.clock.now()
+    account = (await make_account(services, 808)).id
+    await _add_support(services, [_support(f"p{i:02d}", account, "closed", now - 5 * 365 * DAY,
+                                           closed=now - 4 * 365 * DAY) for i in range(12)])
+    others = [housekeeping(services.settings.housekeeping, services.db, services.clock) for _ in range(2)]
+    results = await asyncio.gather(services.housekeeping.purge(), *(h.purge() for h in others))
+    assert sum(r["support_requests"] for r in results) == 12 and sum(r["support_messages"] for r in results) == 24
+    assert await _count(services, "support_requests") == await _count(services, "support_messages") == 0
+
+
+async def test_a_deleted_accounts_requests_are_closed_at_once_and_go_after_the_retention(client_factory: Any,
+                                                                                         services: Services) -> None:
+    """Deleting the account empties the texts and closes the requests (``erase_support``); they then go as every
+    closed request does, the retention after the deletion."""
+    from tests.flows.test_deletion import _delete, _reauth
+    from tests.flows.test_support import _customer, create
+    from tests.support import ApiSurface
+
+    api = ApiSurface(client_factory())
+    await _customer(services, api, 809)
+    assert (await create(api, topic="profile", text="Паспорт 4508 123456")).ok
+    await _reauth(api)
+    assert await _delete(api) == 204
+    assert await _count(services, "support_requests") == 1
+    services.clock.advance(seconds=services.settings.housekeeping.support_requests_days * 86400 - 60)
+    assert (await services.housekeeping.purge())["support_requests"] == 0
+    services.clock.advance(seconds=120)
+    assert (await services.housekeeping.purge())["support_requests"] == 1
+    assert await _count(services, "support_requests") == await _count(services, "support_messages") == 0

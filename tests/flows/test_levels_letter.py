@@ -8,6 +8,7 @@ a change to a checked field cancels a waiting letter; deleting the account erase
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -105,7 +106,8 @@ async def test_a_standard_customer_orders_the_letter_an_operator_prints_it_and_i
     [letter] = await letters(services, made.id)
     assert (letter.level, letter.state, letter.verifier) == (3, "submitted", "letter")
     assert letter.data["address"] == ADDRESS and letter.data["tries"] == 0
-    assert set(letter.data) == {"address", "code_hash", "code_sealed", "tries", "expires_at", "printed_at"}
+    assert set(letter.data) == {"address", "code_hash", "code_sealed", "tries", "printed_at"}
+    assert letter.expires_at == letter.created_at + dt.timedelta(days=30) and letter.queued_at == letter.created_at
     again = await order(surface, **ADDRESS)
     assert again.status == 409 and "уже заказано" in again.message
     if isinstance(surface, ApiSurface):
@@ -288,6 +290,79 @@ async def test_an_unprinted_expired_letter_leaves_the_queue_and_does_not_block_a
     [old, new] = await letters(services, account_id)
     assert (old.state, old.answer, "code_sealed" in old.data, new.state) == ("cancelled", "code_expired", False,
                                                                               "submitted")
+
+
+async def test_housekeeping_ends_an_expired_letter_and_its_customer_sees_it_expired_and_orders_again(
+        client_factory, services):
+    """An unprinted letter past its expiry is ended by housekeeping, not only when somebody next looks: its sealed
+    code's text is erased at once (only the hash stays), and the customer's page says it expired."""
+    api = ApiSurface(client_factory())
+    account_id = await _customer(services, api, 713)
+    assert (await order(api, **ADDRESS)).ok
+    services.clock.advance(days=services.settings.levels.letter_code_days, seconds=1)
+    assert (await services.housekeeping.purge())["verification_requests"] == 1
+    [letter] = await letters(services, account_id)
+    assert (letter.state, letter.answer, letter.queued_at) == ("cancelled", "code_expired", None)
+    assert "code_sealed" not in letter.data and letter.data["code_hash"] and letter.data["address"] == ADDRESS
+    await sign_in(api, phone_e164(713))  # the session has ended meanwhile
+    assert (await api.client.get(API, headers=bearer(api))).json()["letter"]["state"] == "expired"
+    r = await enter(api, "1" * CODE_LENGTH)
+    assert r.status == 422 and "Срок действия кода истёк" in r.message
+    assert (await order(api, **ADDRESS)).status == 201
+
+
+async def test_the_print_queue_is_one_bounded_query_oldest_first_50_a_page_without_expired_or_printed_letters(
+        services):
+    """The queue reads one page through its index: ``LIMIT 51`` (the 51st only says a next page exists), the
+    expired letters left out by SQL, the printed ones not in it at all; ``after`` pages on by keyset."""
+    from sqlalchemy import event, insert
+
+    from dostup.accounts.letters import LetterCodes
+    from dostup.core.crypto import Keyring
+
+    codes = LetterCodes(Keyring(services.settings.secret_key))
+    made = await make_account(services, 714)
+    now = services.clock.now()
+    rows, expected = [], []
+    for n in range(130):
+        rid = f"letter{n:03d}"
+        ordered = now - dt.timedelta(days=20, minutes=130 - n)  # letter000 is the oldest
+        code_hash, sealed = codes.new(rid)
+        expired, printed = n % 10 == 3, n % 10 == 7
+        data = {"address": ADDRESS, "code_hash": code_hash, "tries": 0,
+                "printed_at": ordered.isoformat() if printed else None}
+        if not printed:
+            data["code_sealed"] = sealed
+        rows.append({"id": rid, "account_id": made.id, "level": 3, "state": "submitted", "verifier": "letter",
+                     "data": data, "created_at": ordered, "updated_at": ordered,
+                     "expires_at": now - dt.timedelta(minutes=1) if expired else now + dt.timedelta(days=10),
+                     "queued_at": None if printed else ordered})
+        if not expired and not printed:
+            expected.append(rid)
+    async with services.db.write() as s:
+        await s.execute(insert(VerificationRequest), rows)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM verification_requests" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    engine = services.db.writer.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        pages, after = [], None
+        while True:
+            page = await services.print_queue.waiting("staff", REASON, after, STAFF)
+            pages.append(page.items)
+            if page.next is None:
+                break
+            after = page.next
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [len(p) for p in pages] == [50, 50, 4]  # 104 of 130: 13 expired, 13 printed
+    assert [i.id for p in pages for i in p] == expected  # oldest first, each once
+    assert all(len(i.code) == CODE_LENGTH and i.code.isdigit() for p in pages for i in p)
+    assert len(statements) == 3 and all("LIMIT" in sql.upper() and "expires_at" in sql for sql in statements)
 
 
 async def test_a_change_to_a_checked_field_cancels_the_waiting_letter(client_factory, services, surface):

@@ -6,7 +6,8 @@ OIDC rows) and fresh statistics (``ANALYZE``), so the planners decide as they wo
 no planner switch is forced.  Then the hot paths run through the real app and use-cases — whoami,
 sign-in by phone / email / login / SNILS / card, registration up to the code and its confirmation,
 recovery, the history pages of both surfaces (first and next page), sessions, companies, contracts,
-OIDC codes, tokens and consents, support requests (the account's list, the operators' queue), and housekeeping's deletes — and every statement they send is recorded: SQLite's own trace of
+OIDC codes, tokens and consents, support requests (the account's list, the operators' queue), the registered
+letters' print queue, and housekeeping's deletes (and its ending of expired letters) — and every statement they send is recorded: SQLite's own trace of
 each connection (the statements with their values), SQLAlchemy's ``before_cursor_execute`` on
 PostgreSQL (plus the session reader's own asyncpg query).  Each recorded statement is then
 explained on the same database (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``), and the test fails on any
@@ -113,14 +114,39 @@ async def _seed_levels(services: Any) -> None:
         await s.execute(insert(VerificationRequest), [
             {"id": f"u{n:031d}", "account_id": i, "level": 2, "state": "rejected", "verifier": "operator", "data": {},
              "created_at": now - dt.timedelta(days=1, seconds=n), "updated_at": now} for n, i in enumerate(ids)])
+    await _seed_letters(services, ids)
     await _seed_support(services, ids)
     async with services.db.write() as s:
         await s.execute(text("ANALYZE"))
 
 
+async def _seed_letters(services: Any, ids: list[str]) -> None:
+    """Registered letters (SPEC §4.8): one customer in seven ordered one — printed and waiting for its code, or still
+    in the print queue; a few of them expired and not ended yet (housekeeping ends them)."""
+    from sqlalchemy import insert
+
+    from dostup.accounts.letters import LetterCodes
+    from dostup.persistence.models_levels import VerificationRequest
+
+    codes, now = LetterCodes(Keyring(services.settings.secret_key)), services.clock.now()
+    rows = []
+    for n, i in enumerate(ids[::7]):
+        rid, at = f"l{n:031d}", now - dt.timedelta(days=5, seconds=n)
+        code_hash, sealed = codes.new(rid)
+        printed = n % 2 == 1
+        data = {"address": {"postcode": "170100"}, "code_hash": code_hash, "tries": 0,
+                "printed_at": at.isoformat() if printed else None, **({} if printed else {"code_sealed": sealed})}
+        rows.append({"id": rid, "account_id": i, "level": 3, "state": "submitted", "verifier": "letter", "data": data,
+                     "created_at": at, "updated_at": at, "queued_at": None if printed else at,
+                     "expires_at": now - dt.timedelta(hours=1) if n % 25 == 0 else now + dt.timedelta(days=25)})
+    async with services.db.write() as s:
+        await s.execute(insert(VerificationRequest), rows)
+
+
 async def _seed_support(services: Any, ids: list[str]) -> None:
     """Support requests (SPEC §4.14; the bench's seeder writes none): every customer one answered and one closed
-    request with their messages, one in ten a request still waiting for the operators."""
+    request with their messages, one in ten a request still waiting for the operators; one closed request in
+    fifty is past its retention (housekeeping deletes it)."""
     from sqlalchemy import insert
 
     from dostup.persistence.models_support import SupportMessage, SupportRequest
@@ -132,8 +158,9 @@ async def _seed_support(services: Any, ids: list[str]) -> None:
         for k, state in enumerate(states):
             rid = f"q{k}{n:030d}"
             at = now - dt.timedelta(seconds=3 * n + k)
+            closed = (now - dt.timedelta(days=4 * 365) if n % 50 == 0 else at) if state == "closed" else None
             reqs.append({"id": rid, "account_id": i, "topic": "other", "state": state, "created_at": at,
-                         "updated_at": at, "queued_at": at})
+                         "updated_at": at, "queued_at": at, "closed_at": closed})
             msgs += [{"id": f"m{k}{j}{n:029d}", "request_id": rid, "seq": j + 1,
                       "author": "customer" if j == 0 else "operator", "text": "вопрос", "created_at": at}
                      for j in range(2 if state != "open" else 1)]
@@ -207,6 +234,12 @@ async def _scenario(services: Any, client_factory: Any) -> None:
                                              ctx=Context())
     await services.profile.update_names(seed.rid("a", n), {"middle_name": "Петрович"}, Context())
     await operator_actions(services.db, op, encode_cursor(trail.items[0].created_at, trail.items[0].id))
+
+    # the registered letters' print queue by pages (oldest first, the expired left out), a batch marked printed
+    letters = await services.print_queue.waiting(op, "plan check", None, Context())
+    assert len(letters.items) == 50 and letters.next is not None
+    await services.print_queue.waiting(op, "plan check", letters.next, Context())
+    await services.print_queue.mark_printed(op, [i.id for i in letters.items[:5]], "plan check", Context())
 
     # support requests: the customer's list, a request and a reply, a new one (its limits); the operators'
     # queue by pages, reading, answering and closing one; deleting an account's texts
@@ -319,6 +352,7 @@ async def test_every_hot_query_is_served_by_an_index(recorded, services, client_
         bad = await _pg_scans(url, statements)
     assert len(statements) > 50, len(statements)  # the recording saw the scenario
     deleted_from = {m.group(1) for s in statements if (m := re.match(r"\s*DELETE FROM (\w+)", s if isinstance(s, str) else s[0]))}
-    assert deleted_from >= {t.table for t in TARGETS}, deleted_from  # every housekeeping delete is explained
+    # every housekeeping delete is explained (and its UPDATE of expired letters, as every statement is)
+    assert deleted_from >= {t.table for t in TARGETS} | {"support_messages", "support_requests"}, deleted_from
     report = "\n\n".join(f"{sql}\n  -> " + "\n  -> ".join(plan) for sql, plan in bad.items())
     assert not bad, f"{len(bad)} statements scan a whole table:\n{report}"

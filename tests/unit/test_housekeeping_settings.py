@@ -23,6 +23,9 @@ from tests.support import base_env
     ("DOSTUP_HOUSEKEEPING__SECURITY_EVENTS_DAYS", "-1"),
     ("DOSTUP_HOUSEKEEPING__SECURITY_EVENTS_DAYS", "7"),  # a week of security history is no history
     ("DOSTUP_HOUSEKEEPING__SECURITY_EVENTS_DAYS", "1000000"),
+    ("DOSTUP_HOUSEKEEPING__SUPPORT_REQUESTS_DAYS", "0"),  # support requests are not kept for ever
+    ("DOSTUP_HOUSEKEEPING__SUPPORT_REQUESTS_DAYS", "7"),
+    ("DOSTUP_HOUSEKEEPING__SUPPORT_REQUESTS_DAYS", str(11 * 365)),
     ("DOSTUP_HOUSEKEEPING__BATCH_SIZE", "1"),
     ("DOSTUP_HOUSEKEEPING__BATCH_SIZE", "10000000"),
     ("DOSTUP_HOUSEKEEPING__PAUSE_SECONDS", "-0.1"),
@@ -44,6 +47,7 @@ async def test_the_defaults_purge_every_few_minutes_an_hour_late_and_keep_the_se
     finally:
         await db.dispose()
     assert retention.security_events is None and retention.grace == dt.timedelta(hours=1)
+    assert h.support_requests_days == 3 * 365 and retention.support_requests == dt.timedelta(days=3 * 365)
 
 
 def test_a_security_history_retention_of_a_year_is_accepted(tmp_path):

@@ -8,10 +8,11 @@ channel) — the same record registration writes (SECURITY.md: registration and 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import preferences as P
 from dostup.accounts.consents import MARKETING, latest_consent, record_consent
@@ -20,11 +21,32 @@ from dostup.core.clock import Clock
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, ValidationFailed
 from dostup.core.i18n import Catalog
+from dostup.courier.outbox import Outbox
 from dostup.identity import repository as accounts
 from dostup.persistence.db import Database
-from dostup.selfservice.settings.password import notice_destination
+from dostup.persistence.models import Account
+from dostup.selfservice.settings.password import notice_destination, notice_destinations
 
 FIELD = "preferences"
+
+OptionalNotice = Callable[[AsyncSession, Account, str, Context, dt.datetime], Awaitable[None]]
+
+
+def preferred_notifier(outbox: Outbox, sms_countries: Sequence[str], preference: str = P.SERVICE) -> OptionalNotice:
+    """A notice of an optional kind (``preference``, one of :data:`dostup.accounts.preferences.KINDS`: ``service``
+    for news about the customer's own requests) in the caller's unit of work: to the confirmed phone by SMS, or
+    else the confirmed email — the first whose channel the customer left on for that kind in «Настройка
+    уведомлений»; nothing when every one is off (a mandatory kind is never off)."""
+
+    async def notify(s: AsyncSession, account: Account, kind: str, ctx: Context, now: dt.datetime) -> None:
+        on = await P.channels_on(s, account.id, preference)
+        for channel, to in notice_destinations(account, sms_countries):
+            if channel in on:
+                outbox.enqueue(s, kind=kind, channel=channel, to=to, now=now, locale=account.locale or ctx.locale,
+                               account_id=account.id)
+                return
+
+    return notify
 
 
 @dataclass(frozen=True, slots=True)

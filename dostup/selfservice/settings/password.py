@@ -45,17 +45,25 @@ class PasswordChangeInput:
 
 def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[str, str] | None:
     """Where account notices go: the confirmed phone by SMS, else the confirmed email."""
+    found = notice_destinations(account, sms_countries)
+    return found[0] if found else None
+
+
+def notice_destinations(account: Account, sms_countries: Sequence[str]) -> list[tuple[str, str]]:
+    """Every (channel, address) a notice may go to, in the order tried: the confirmed phone by SMS (a mobile
+    of an SMS country), the confirmed email."""
     from dostup.identity.phone import parse_phone
 
+    found: list[tuple[str, str]] = []
     if account.phone and account.phone_verified_at:
         try:
             if parse_phone(account.phone).sms_capable(sms_countries):
-                return "sms", account.phone
+                found.append(("sms", account.phone))
         except ValidationFailed:
             pass
     if account.email and account.email_verified_at:
-        return "email", account.email
-    return None
+        found.append(("email", account.email))
+    return found
 
 
 def account_notifier(outbox: Outbox, sms_countries: Sequence[str]) -> AccountNotice:

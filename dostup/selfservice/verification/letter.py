@@ -64,7 +64,7 @@ class LetterView:
 
 def _letter(req: VerificationRequest, now: dt.datetime) -> Letter:
     data: Mapping[str, Any] = req.data or {}
-    expires = Lt.expires_at(data) if data.get("expires_at") else req.created_at
+    expires = req.expires_at or req.created_at
     printed = dt.datetime.fromisoformat(str(data["printed_at"])) if data.get("printed_at") else None
     if req.state == flow.APPROVED:
         state = "confirmed"
@@ -123,7 +123,7 @@ class LetterService:
                 raise Conflict("letter.not_standard", code="not_standard")
             latest = await self._latest(s, account_id)
             if latest is not None and latest.state == flow.SUBMITTED:
-                if Lt.expires_at(latest.data) > now:
+                if Lt.live(latest, now):
                     raise Conflict("letter.already_ordered", code="letter_waiting")
                 self._end(latest, Lt.ENDED_EXPIRED, now)
             request_id = random_id()
@@ -131,8 +131,8 @@ class LetterService:
             s.add(VerificationRequest(
                 id=request_id, account_id=account_id, level=L.CONFIRMED, state=flow.SUBMITTED, verifier=Lt.VERIFIER,
                 data={"address": address.as_data(), "code_hash": code_hash, "code_sealed": sealed, "tries": 0,
-                      "expires_at": (now + self._ttl).isoformat(), "printed_at": None},
-                created_at=now, updated_at=now))
+                      "printed_at": None},
+                created_at=now, updated_at=now, expires_at=now + self._ttl, queued_at=now))
             record_event(s, kind="letter_ordered", outcome="success", ctx=ctx, now=now, account_id=account_id)
             await s.flush()
             return await self._view(s, account_id)
@@ -155,7 +155,7 @@ class LetterService:
     @staticmethod
     def _end(req: VerificationRequest, why: str, now: dt.datetime) -> None:
         req.state, req.answer, req.answered_at, req.updated_at = flow.CANCELLED, why, now, now
-        req.data = Lt.without_code_text(req.data)
+        req.data, req.queued_at = Lt.without_code_text(req.data), None
 
     async def enter_code(self, account_id: str, code: str | None, ctx: Context) -> LetterView:
         """The code from the letter: right → «Подтверждённая»; wrong → 422 with the tries left; the letter
@@ -186,7 +186,7 @@ class LetterService:
             return {Lt.ENDED_EXHAUSTED: "exhausted", Lt.ENDED_EXPIRED: "expired"}.get(req.answer or "", "cancelled"), 0
         if not req.data.get("printed_at"):
             return "not_printed", 0
-        if Lt.expires_at(req.data) <= now:
+        if not Lt.live(req, now):
             self._end(req, Lt.ENDED_EXPIRED, now)
             return "expired", 0
         tries = Lt.tries(req.data) + 1

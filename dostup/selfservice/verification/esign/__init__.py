@@ -1,1 +1,0 @@
-"""«Подтверждённая учётная запись» by a qualified electronic signature (УКЭП; SPEC §4.8, pluggable)."""
