@@ -90,6 +90,8 @@ from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.selfservice.support import SupportService
 from dostup.selfservice.verification.bank import BankConfirmation
+from dostup.selfservice.verification.esign.service import SignatureService
+from dostup.selfservice.verification.esign.setup import configured_check
 from dostup.selfservice.verification.flow import Verifier
 from dostup.selfservice.verification.letter import LetterService
 from dostup.selfservice.verification.service import VerificationService, erase_identity
@@ -140,6 +142,7 @@ class Services:
     account_actions: AccountActions
     verification: VerificationService  # the full profile and its check («Стандартная учётная запись»)
     verification_queue: VerificationQueue  # the operators' review queue (the built-in verifier)
+    esign: SignatureService  # «Подтверждённая» by a qualified e-signature of a statement
     support: SupportService  # «Обращения»: the customer's support requests
     support_queue: SupportQueue  # the operators' side of them
     letters: LetterService  # «Подтверждённая» by a code sent in a registered letter
@@ -314,6 +317,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         verification=verification,
         verification_queue=VerificationQueue(db, clock, verification.answer_in, worker.wake,
                                              notify=account_notifier(outbox, sms_countries), enabled=levels_on),
+        esign=SignatureService(db=db, clock=clock, check=configured_check(settings.levels),
+                               notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
+                               enabled=levels_on, product=preset.product_name,
+                               minutes=settings.levels.esign_statement_minutes),
         support=SupportService(db=db, clock=clock, max_open=settings.support.max_open,
                                per_day=settings.support.requests_per_day),
         support_queue=SupportQueue(db, clock, notify=preferred_notifier(outbox, sms_countries), wake_courier=worker.wake),

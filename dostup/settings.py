@@ -212,6 +212,12 @@ class LevelSettings(BaseModel):
     ``dostup.selfservice.verification.verifiers.RegistryVerifier``).  ``services`` replaces the preset's
     service catalogue (a JSON list of ``{"id", "name", "min_level"}``).  ``letter_code_days``: how long the
     code of a registered letter («Подтверждённая учётная запись» by post) may be entered, from the request.
+
+    «Подтверждённая» by a qualified e-signature (``dostup.selfservice.verification.esign``): ``esign``
+    chooses the check — ``builtin`` (a CMS signature checked in Python, RSA/ECDSA, against the trusted roots
+    in ``esign_trusted_roots``, PEM files) or ``service`` (an external verification service at
+    ``esign_service_url``, requests signed with ``esign_service_secret``; it handles GOST).  Off unless the
+    chosen check is configured.  ``esign_statement_minutes``: how long a statement may be signed.
     """
 
     enabled: bool | None = None
@@ -223,6 +229,32 @@ class LevelSettings(BaseModel):
     requests_per_day: int = Field(default=5, ge=1, le=MANY)  # submissions an account may make a day
     letter_code_days: int = Field(default=30, ge=7, le=180)  # a registered letter's code: the post takes weeks
     services: list[CatalogService] | None = None
+    esign: Literal["builtin", "service"] = "builtin"
+    esign_trusted_roots: list[str] = []  # PEM files of the CAs whose personal certificates are accepted
+    esign_service_url: str = ""
+    esign_service_secret: str = ""
+    esign_service_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    esign_statement_minutes: int = Field(default=30, ge=5, le=24 * 60)
+
+    @property
+    def esign_configured(self) -> bool:
+        return bool(self.esign_service_url if self.esign == "service" else self.esign_trusted_roots)
+
+    @model_validator(mode="after")
+    def _esign_configured(self) -> LevelSettings:
+        if self.esign == "service" and self.esign_service_url:
+            if not self.esign_service_url.startswith(("http://", "https://")):
+                raise ValueError("DOSTUP_LEVELS__ESIGN_SERVICE_URL must be an http:// or https:// URL")
+            if len(self.esign_service_secret) < 32:
+                raise ValueError("esign 'service' needs DOSTUP_LEVELS__ESIGN_SERVICE_SECRET of at least 32 characters")
+        for path in self.esign_trusted_roots if self.esign == "builtin" else ():
+            try:
+                text = Path(path).read_bytes()
+            except OSError as exc:
+                raise ValueError(f"DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS: cannot read {path}: {exc.strerror}") from None
+            if b"-----BEGIN CERTIFICATE-----" not in text:
+                raise ValueError(f"DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS: {path} holds no PEM certificate")
+        return self
 
     @model_validator(mode="after")
     def _registry_configured(self) -> LevelSettings:

@@ -23,6 +23,7 @@ from dostup.web.api import (
     companies,
     contracts,
     documents,
+    esign,
     history,
     letters,
     levels,
@@ -49,6 +50,7 @@ from dostup.web.ui import (
     bank_pages,
     company_pages,
     contract_pages,
+    esign_pages,
     history_pages,
     letter_pages,
     level_pages,
@@ -66,10 +68,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Each API router is included once with the prefix (FastAPI matches nested included routers once
 # per level on every request).
 API = (auth, second_factor, passkeys, passcode, registration, recovery, account, settings, history, companies, contracts,
-       admin, users_import, operator, operator_support, social, documents, levels, letters, support,
+       admin, users_import, operator, operator_support, social, documents, levels, letters, esign, support,
        bank)
 OIDC = (endpoints, authorize, logout, apps_pages, apps_api, admin_api)
-UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages,
+UI = (pages, second_factor_pages, passkey_pages, passcode_pages, account_pages, history_pages, esign_pages,
       company_pages, contract_pages, social_pages, level_pages, letter_pages, operator_pages, operator_support_pages,
       support_pages, bank_pages)
 

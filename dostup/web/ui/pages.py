@@ -198,7 +198,9 @@ async def cabinet(page: UiPage, session: CabinetPage) -> Response:
     status = (await page.services.profile.status(session.account_id)
               if page.services.preset.account_levels or levels_on else None)
     services = await page.services.verification.catalogue(session.account_id) if levels_on else None
+    esign = page.services.esign.enabled and levels_on  # «Подтвердить личность электронной подписью»
     return page.render("cabinet.html", session=session, account_status=status, services=services, levels=LEVELS,
+                       esign=esign,
                        banks=page.services.bank.banks if levels_on else [])
 
 

@@ -1,0 +1,18 @@
+"""The configured signature check (``DOSTUP_LEVELS__ESIGN``), or None where none is configured (the way is off)."""
+
+from __future__ import annotations
+
+from dostup.selfservice.verification.esign.check import SignatureCheck
+from dostup.selfservice.verification.esign.cms import CmsCheck, load_roots
+from dostup.selfservice.verification.esign.remote import ServiceCheck
+from dostup.settings import LevelSettings
+
+
+def configured_check(levels: LevelSettings) -> SignatureCheck | None:
+    """Built in (the trusted roots read once, at start: an unreadable file stops the start) or the service."""
+    if not levels.esign_configured:
+        return None
+    if levels.esign == "service":
+        return ServiceCheck(url=levels.esign_service_url, secret=levels.esign_service_secret,
+                            timeout=levels.esign_service_timeout_seconds)
+    return CmsCheck(load_roots(levels.esign_trusted_roots))
