@@ -90,7 +90,7 @@ from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.selfservice.support import SupportService
 from dostup.selfservice.verification.bank import BankConfirmation
-from dostup.selfservice.verification.esign.service import SignatureService
+from dostup.selfservice.verification.esign.service import SignatureService, erase_statements
 from dostup.selfservice.verification.esign.setup import configured_check
 from dostup.selfservice.verification.flow import Verifier
 from dostup.selfservice.verification.letter import LetterService
@@ -299,7 +299,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                  support_phone=preset.support_phone),
         deletion=DeletionService(db=db, clock=clock, reauth=reauth,
                                  erasers=[erase_settings, erase_companies, erase_links, erase_passkeys, erase_social,
-                                          end_account_grants, erase_identity, erase_support]),
+                                          end_account_grants, erase_identity, erase_support,
+                                          erase_statements]),
         profile=ProfileService(db, clock, email_by_link=registration.variant.email_by_link, levels_on=levels_on),
         contacts=contacts,
         notification_settings=NotificationSettingsService(

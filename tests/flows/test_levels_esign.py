@@ -291,3 +291,15 @@ def test_trusted_roots_must_be_readable_pem_files(tmp_path: Path):
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(SettingsError, match="holds no PEM certificate"):
         make_settings(DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS=json.dumps([str(tmp_path / "junk.pem")]))
+
+
+async def test_deleting_the_account_erases_its_statements(client_factory, services):
+    from tests.flows.test_deletion import _delete, _reauth
+
+    api = ApiSurface(client_factory())
+    account_id = await customer(services, api, 811)
+    assert (await start(api)).ok
+    await _reauth(api)
+    assert await _delete(api) == 204
+    async with services.db.read() as s:  # the statement named the person and the SNILS
+        assert (await s.execute(select(Flow).where(Flow.account_id == account_id, Flow.kind == "esign"))).first() is None

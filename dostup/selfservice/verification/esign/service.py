@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import levels as L
@@ -245,6 +245,11 @@ class SignatureService:
                      verifier=verifier, certificate=signer.serial, issuer=signer.issuer)
         if account.state == "active":
             self._notify(s, account, "identity_confirmed_esign", ctx, now)
+
+
+async def erase_statements(s: AsyncSession, account_id: str, now: dt.datetime) -> None:
+    """An ``Eraser`` for account deletion: the statements name the person and the SNILS."""
+    await s.execute(delete(Flow).where(Flow.account_id == account_id, Flow.kind == KIND))
 
 
 def _statement(flow: Flow) -> Statement:
