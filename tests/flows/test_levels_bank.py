@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dostup.core.context import Context
-from dostup.persistence.models import Account, Credential, SecurityEvent
+from dostup.persistence.models import Account, Credential, Flow, SecurityEvent
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 from dostup.selfservice.verification.bank import TTL_SECONDS
 from tests.factories import make_account, sign_in
@@ -405,3 +405,20 @@ async def test_ten_parallel_callbacks_of_one_answer_confirm_once(services: Any, 
     assert {r.code for r in results if not r.ok} == {"ceremony_spent"}
     assert await level_of(services, account_id) == 3 and len(await bank_requests(services, account_id)) == 1
     assert len([m for m in await outbox(client_factory()) if m["kind"] == "identity_confirmed_bank"]) == 1
+
+
+async def test_starts_not_answered_are_limited_per_account(surface: Surface, services: Any, op: NodeProvider,
+                                                           clock: Any) -> None:
+    """Each start is a flow row: the sixth start while five wait is 429 with Retry-After, until the oldest expires."""
+    account_id = await customer(services, surface, 812)
+    for _ in range(5):
+        assert (await start(surface)).ok
+    clock.advance(seconds=60)
+    r = await start(surface)
+    assert r.status == 429 and "несколько раз" in r.message, r
+    assert r.headers.get("retry-after") == str(TTL_SECONDS - 60 + 1)
+    async with services.db.read() as s:
+        flows = (await s.execute(select(func.count()).select_from(Flow).where(Flow.account_id == account_id))).scalar()
+    assert flows == 5
+    clock.advance(seconds=TTL_SECONDS - 60 + 1)
+    assert (await start(surface)).ok

@@ -28,8 +28,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import levels as L
@@ -43,13 +44,14 @@ from dostup.core.errors import (
     FlowExpired,
     Forbidden,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
     StepNotAllowed,
 )
 from dostup.federation.assurance import Asserted, asserted, claims_request
 from dostup.federation.client import FederationClient, ProviderRefused, ProviderUnavailable, Secrets
 from dostup.federation.providers import Provider
-from dostup.persistence.db import Adds, Database, Raw, add_row
+from dostup.persistence.db import Adds, Database, Raw
 from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 from dostup.selfservice.flows import flow_values
@@ -61,6 +63,7 @@ VERIFIER = "bank"
 TTL_SECONDS = 600  # a sign-in at a bank (its own password and SMS code) takes longer than a passkey's 5 minutes
 MAX_CODE = 2048
 EVENT = "identity_bank"
+MAX_LIVE = 5  # flows started and not answered yet, per account
 
 Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 
@@ -226,8 +229,15 @@ class BankConfirmation:
                                                        self.callback_url(provider), claims_request())
         except ProviderUnavailable:
             raise BankUnavailable(params={"name": provider.name}) from None
-        async with self._db.append() as batch:
-            add_row(batch, Flow, row)
+        async with self._db.write() as s:
+            await s.get(Account, account_id, with_for_update=True)  # racing starts are counted in turn
+            live = select(Flow.expires_at).where(Flow.account_id == account_id, Flow.kind == KIND,
+                                                 Flow.state == ceremony.CEREMONY, Flow.expires_at > row["created_at"])
+            waiting = sorted((await s.execute(live)).scalars())
+            if len(waiting) >= MAX_LIVE:  # each start is a row: a loop of them waits for the oldest to expire
+                wait = (waiting[0] - cast(dt.datetime, row["created_at"])).total_seconds()
+                raise RateLimited(int(wait) + 1, "bank.too_many")
+            s.add(Flow(**row))
         expires = row["expires_at"]
         assert isinstance(expires, dt.datetime)
         return BankStarted(str(row["id"]), url, expires)
