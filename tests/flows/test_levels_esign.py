@@ -119,6 +119,9 @@ async def test_a_standard_customer_signs_the_statement_and_becomes_confirmed(cli
     assert flow.expires_at - flow.created_at == dt.timedelta(minutes=30)
     again = await start(surface)  # each statement has its own random number
     assert again.data["text"] != text
+    if isinstance(surface, ApiSurface):
+        view = (await surface.client.get(f"{API}?flow={started.data['flow_id']}", headers=bearer(surface))).json()
+        assert view["may_start"] and view["statement"]["text"] == text
 
     # the certificate spells the names in capitals and without «ё»: still the same person
     person = ca.person(snils=SNILS, surname="СЕМЕНОВА", given="анна  сергеевна")
@@ -143,6 +146,9 @@ async def test_a_standard_customer_signs_the_statement_and_becomes_confirmed(cli
         assert done.data["level"] == "confirmed" and done.data["certificate_serial"] == format(
             person.cert.serial_number, "x")
         assert replay.code == "statement_used"
+        assert started.data["expires_at"].endswith("Z")  # RFC 3339 with its zone, as every API time
+        shown = (await surface.client.get(f"{API}?flow={again.data['flow_id']}", headers=bearer(surface))).json()
+        assert (shown["level"], shown["may_start"], shown["statement"]) == ("confirmed", False, None)
 
 
 async def test_an_ecdsa_certificate_signs_too(services, client, ca):
