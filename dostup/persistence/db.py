@@ -752,6 +752,26 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+_UNSTORABLE_SQLSTATES = ("22021", "22P05")  # character_not_in_repertoire (a NUL), untranslatable_character
+
+
+def unstorable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says a value the client sent cannot be stored as text: a NUL
+    character (PostgreSQL refuses it) or a lone surrogate (no UTF-8 for it, on either backend).  Input
+    checks refuse both where they know the field; this is the net under every other field — the unit of
+    work rolled back, the request is answered 422, not 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UnicodeEncodeError) and "surrogates not allowed" in str(current):
+            return True
+        if getattr(current, "sqlstate", None) in _UNSTORABLE_SQLSTATES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _is_sqlite_error(exc: DBAPIError) -> bool:
     return isinstance(exc.orig, sqlite3.Error)
 

@@ -11,10 +11,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dostup.core import errors as E
-from dostup.persistence.db import unavailable
+from dostup.persistence.db import unavailable, unstorable
 from dostup.web.deps import get_services, make_context
 from dostup.web.middleware import _TooLarge
 from dostup.web.ui.render import render_error
@@ -146,6 +147,16 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "error.not_found", 405: "error.method_not_allowed"}.get(exc.status_code, "error.bad_request")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
         return _plain(request, exc.status_code, code, message)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unstorable(request: Request, exc: Exception) -> Response:
+        """A NUL or a lone surrogate that no input check caught (:func:`unstorable`): bad input, its unit
+        of work rolled back — 422 here, before the error would reach ``_crash`` as a 500."""
+        if not unstorable(exc):
+            raise exc
+        log.warning("unstorable text refused on %s %s", request.method, request.url.path)
+        return error_response(request, E.ValidationFailed("error.invalid"))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

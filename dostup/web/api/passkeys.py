@@ -112,7 +112,7 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("error.invalid")
     flow_id = body.get("flow_id")
-    if flow_id is not None and (not isinstance(flow_id, str) or len(flow_id) > 64):
+    if flow_id is not None and (not isinstance(flow_id, str) or len(flow_id) > 64 or not (flow_id.isascii() and flow_id.isprintable())):
         raise ValidationFailed("error.invalid", field="flow_id")
     return body
 
