@@ -333,10 +333,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                               notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
                               enabled=levels_on),
         social=social,
-        social_settings=SocialSettings(db=db, clock=clock, providers=providers, reauth=reauth, outbox=outbox,
+        social_settings=SocialSettings(db=db, clock=clock, providers=social.providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),
         social_registration=SocialRegistration(db=db, clock=clock, registration=registration,
-                                               providers={p.id: p for p in providers}),
+                                               providers={p.id: p for p in social.providers}),
         legal=LegalDocuments.load(preset.name),
         housekeeping=housekeeping(settings.housekeeping, db, clock),
     )

@@ -365,6 +365,7 @@ class SocialProvider(BaseModel):
     # a bank whose verified claims confirm identity: «Подтверждённая» for a «Стандартная» account whose checked
     # profile they match (SPEC §4.8; OpenID kinds only: the claims come in a signed ID token and userinfo)
     confirms_identity: bool = False
+    sign_in: bool = True  # offered for «Войти через …» (sign-in, registration, linking); false: it only confirms identity
     icon: str = Field(default="", max_length=512)
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
@@ -374,6 +375,8 @@ class SocialProvider(BaseModel):
             raise ValueError(f"provider '{self.id}': kind 'oidc' needs an issuer")
         if self.kind == "sber" and not (self.issuer and self.jwks_uri):
             raise ValueError(f"provider '{self.id}': kind 'sber' needs issuer and jwks_uri (from the Sber ID contract)")
+        if not (self.sign_in or self.confirms_identity):
+            raise ValueError(f"provider '{self.id}': sign_in false is for a bank that confirms_identity")
         if self.confirms_identity and self.kind not in ("oidc", "sber"):
             raise ValueError(f"provider '{self.id}': confirms_identity needs an OpenID Connect kind (oidc, sber)")
         if self.kind in ("oidc", "sber", "yandex") and not self.client_secret:

@@ -56,6 +56,7 @@ class Provider:
     icon: str
     timeout_seconds: float
     confirms_identity: bool = False  # a bank whose verified claims confirm identity (levels of assurance)
+    sign_in: bool = True  # offered for social sign-in (false: a bank that only confirms identity)
 
     @property
     def openid(self) -> bool:
@@ -81,6 +82,7 @@ class Provider:
             icon=p.icon,
             timeout_seconds=p.timeout_seconds,
             confirms_identity=p.confirms_identity,
+            sign_in=p.sign_in,
         )
 
 

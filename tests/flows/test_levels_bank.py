@@ -32,7 +32,7 @@ from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result, o
 BASE = "http://testserver"
 PAGE = "/settings/identity/bank"
 API = "/api/v1/account/identity/bank"
-PIDS = ("bank", "idp")
+PIDS = ("bank", "idp", "bankonly")
 PERSON = {"family_name": "Семёнова", "given_name": "Анна", "middle_name": "Сергеевна", "birth_date": "1990-05-17",
           "snils": SNILS, "passport_series": "4508", "passport_number": "123456"}
 
@@ -50,7 +50,8 @@ def levels_on() -> bool:
 
 @pytest.fixture
 def settings_overrides(op: NodeProvider, levels_on: bool) -> dict[str, str]:
-    env = providers_env(op.setting("bank", "Банк ID", confirms_identity=True), op.setting("idp", "Тестовый ID"))
+    env = providers_env(op.setting("bank", "Банк ID", confirms_identity=True), op.setting("idp", "Тестовый ID"),
+                        op.setting("bankonly", "Почта Банк", confirms_identity=True, sign_in=False))
     return {**GOSUSLUGI, **env, "DOSTUP_LEVELS__ENABLED": "true" if levels_on else "false"}
 
 
@@ -171,7 +172,8 @@ async def test_verified_claims_that_match_confirm_the_identity_once(surface: Sur
         assert "После проверки данных вы сразу получите подтверждённую учётную запись" in page
     else:
         view = (await surface.client.get(API, headers=bearer(surface))).json()
-        assert view == {"level": "standard", "may_start": True, "banks": [{"id": "bank", "name": "Банк ID", "icon": ""}]}
+        assert view == {"level": "standard", "may_start": True, "banks": [
+            {"id": "bank", "name": "Банк ID", "icon": ""}, {"id": "bankonly", "name": "Почта Банк", "icon": ""}]}
 
     started = await start(surface)
     assert started.ok, started
@@ -422,3 +424,21 @@ async def test_starts_not_answered_are_limited_per_account(surface: Surface, ser
     assert flows == 5
     clock.advance(seconds=TTL_SECONDS - 60 + 1)
     assert (await start(surface)).ok
+
+
+async def test_a_bank_that_only_confirms_identity_is_no_way_in(surface: Surface, services: Any, op: NodeProvider,
+                                                               client_factory: Any) -> None:
+    """``sign_in: false``: «Почта Банк» confirms identity but is offered nowhere for signing in, registering or
+    linking, and its social start is 404."""
+    account_id = await customer(services, surface, 813)
+    anonymous = client_factory()
+    assert "Почта Банк" not in (await anonymous.get("/login")).text
+    assert [p["id"] for p in (await anonymous.get("/api/v1/social/providers")).json()] == ["bank", "idp"]
+    assert (await anonymous.post("/api/v1/social/bankonly/start", json={"purpose": "login"})).status_code == 404
+    if isinstance(surface, UiSurface):
+        assert "Почта Банк" not in (await surface.client.get("/settings/social")).text
+        assert "Подтвердить личность через Почта Банк" in (await surface.client.get(PAGE)).text
+    r, _ = await round_trip(surface, op.person(f"only-{surface.name}", verified_claims=verified(**BANK_PERSON)),
+                            "bankonly")
+    assert confirmed(r), r
+    assert await level_of(services, account_id) == 3 and await links(services) == 0

@@ -82,3 +82,11 @@ def test_only_an_openid_provider_may_confirm_identity(kind: str) -> None:
     with pytest.raises(ValidationError, match="confirms_identity needs an OpenID Connect kind"):
         SocialProvider(**entry)
     assert SocialProvider(**{**entry, "kind": "oidc", "issuer": "https://id.bank.example"}).confirms_identity
+
+
+def test_a_provider_that_neither_signs_in_nor_confirms_is_refused() -> None:
+    entry = {"id": "b", "kind": "oidc", "name": "B", "client_id": "c", "client_secret": "s",
+             "issuer": "https://id.bank.example", "sign_in": False}
+    with pytest.raises(ValidationError, match="sign_in false is for a bank that confirms_identity"):
+        SocialProvider(**entry)
+    assert not SocialProvider(**{**entry, "confirms_identity": True}).sign_in

@@ -153,18 +153,20 @@ class SocialSignIn:
 
     @property
     def providers(self) -> list[Provider]:
-        return list(self.client.providers.values())
+        """The providers of «Войти через …» (not a bank configured only to confirm identity)."""
+        return [p for p in self.client.providers.values() if p.sign_in]
 
     def provider(self, provider_id: str) -> Provider:
         found = self.client.providers.get(provider_id)
-        if found is None:
+        if found is None or not found.sign_in:
             raise UnknownProvider()
         return found
 
     def form_targets(self) -> tuple[str, ...]:
-        """The origins «Войти через …» forms redirect to (the pages' CSP ``form-action``)."""
+        """The origins «Войти через …» and «Подтвердить личность через …» forms redirect to (the pages' CSP
+        ``form-action``)."""
         origins = []
-        for p in self.providers:
+        for p in self.client.providers.values():
             for url in (p.authorization_endpoint, p.issuer):
                 parts = urlsplit(url)
                 if parts.scheme in ("http", "https") and parts.netloc and not any(c in parts.netloc for c in " ;,'\""):
