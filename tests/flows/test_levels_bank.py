@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,7 @@ from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result, o
 BASE = "http://testserver"
 PAGE = "/settings/identity/bank"
 API = "/api/v1/account/identity/bank"
-PIDS = ("bank", "idp", "bankonly")
+PIDS = ("bank", "idp", "bankonly", "flaky")
 PERSON = {"family_name": "Семёнова", "given_name": "Анна", "middle_name": "Сергеевна", "birth_date": "1990-05-17",
           "snils": SNILS, "passport_series": "4508", "passport_number": "123456"}
 
@@ -49,9 +50,26 @@ def levels_on() -> bool:
 
 
 @pytest.fixture
-def settings_overrides(op: NodeProvider, levels_on: bool) -> dict[str, str]:
-    env = providers_env(op.setting("bank", "Банк ID", confirms_identity=True), op.setting("idp", "Тестовый ID"),
-                        op.setting("bankonly", "Почта Банк", confirms_identity=True, sign_in=False))
+def offline_banks() -> bool:
+    return False
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def settings_overrides(op: NodeProvider, levels_on: bool, offline_banks: bool) -> dict[str, str]:
+    banks = [op.setting("bank", "Банк ID", confirms_identity=True), op.setting("idp", "Тестовый ID"),
+             op.setting("bankonly", "Почта Банк", confirms_identity=True, sign_in=False)]
+    if offline_banks:  # one down altogether, one whose token endpoint does not answer
+        dead = f"http://127.0.0.1:{_closed_port()}"
+        banks += [op.setting("down", "Банк Офлайн", issuer=dead, confirms_identity=True, timeout_seconds=2),
+                  op.setting("flaky", "Банк Шторм", token_endpoint=dead + "/token", confirms_identity=True,
+                             timeout_seconds=2)]
+    env = providers_env(*banks)
     return {**GOSUSLUGI, **env, "DOSTUP_LEVELS__ENABLED": "true" if levels_on else "false"}
 
 
@@ -178,6 +196,8 @@ async def test_verified_claims_that_match_confirm_the_identity_once(surface: Sur
     started = await start(surface)
     assert started.ok, started
     url = started.data["url"]
+    if isinstance(surface, ApiSurface):  # the flow's id is the state, its expiry in UTC
+        assert f"state={started.data['flow_id']}" in url and started.data["expires_at"].endswith("Z")
     assert "claims=" in url and "verified_claims" in url and "code_challenge_method=S256" in url and "nonce=" in url
     params = await at_bank(url, login)
     r = await callback(surface, params)
@@ -442,3 +462,21 @@ async def test_a_bank_that_only_confirms_identity_is_no_way_in(surface: Surface,
                             "bankonly")
     assert confirmed(r), r
     assert await level_of(services, account_id) == 3 and await links(services) == 0
+
+
+@pytest.mark.parametrize("offline_banks", [True])
+async def test_a_bank_that_does_not_answer_is_503_and_writes_no_flow(
+        surface: Surface, services: Any, op: NodeProvider) -> None:
+    """Down at the start (its discovery): 503, no flow; down at the token exchange: 503, the level unchanged and a
+    failure event ``provider_unavailable``."""
+    account_id = await customer(services, surface, 814)
+    r = await start(surface, "down")
+    assert r.status == 503 and "Банк Офлайн сейчас не отвечает" in r.message and r.headers.get("retry-after"), r
+    async with services.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(Flow).where(Flow.account_id == account_id))
+                ).scalar() == 0
+    r, _ = await round_trip(surface, op.person(f"flaky-{surface.name}", verified_claims=verified(**BANK_PERSON)),
+                            "flaky")
+    assert r.status == 503 and "сейчас не отвечает" in r.message, r
+    await assert_unchanged(services, account_id)
+    assert [e.detail["reason"] for e in await bank_events(services, account_id)] == ["provider_unavailable"]
