@@ -1,7 +1,8 @@
 """Every route of the JSON API, fed what a careless or hostile client sends, answers a 4xx with a Russian
 message — never a 500, never an exception (SPEC §5: «Bad input always gets a clear, localised error and a
 4xx»).  The other bad-input tests go field by field through each flow; this one walks the OpenAPI document,
-so a route added tomorrow is covered the day it is added.
+so a route added tomorrow is covered the day it is added; the pages' forms are swept the same way, every
+field any form or input model has set to one hostile value at a time, with a valid CSRF token.
 
 For each operation: a body that is not JSON, JSON of the wrong shape (a list, a string, ``null``), and for
 each property of its request model a value of the wrong type, a string far longer than any field, a NUL
@@ -15,12 +16,18 @@ a 5xx, an exception or a 4xx without a message fails.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from dostup.web.app import OIDC, UI
-from tests.factories import make_account, staff_bearer
+from pydantic import BaseModel
+
+from dostup.web.app import API, OIDC, UI
+from dostup.web.ui.render import _env
+from tests.factories import make_account, sign_in, staff_bearer
 from tests.flows.helpers import PASSWORD
+from tests.support import UiSurface
 
 NOT_JSON = [b"{", b"\xff\xfe", b"[]", b'"x"', b"null", b"{}"]
 HUGE = "я" * 70_000  # past every field's length and the 64 KiB body limit
@@ -158,4 +165,44 @@ async def test_every_page_answers_bad_query_and_path_parameters_with_a_4xx(clien
                 await _send(browser, failures, "get", url, params=params, headers=headers, follow_redirects=False)
                 swept += 1
     assert swept > 300, swept
+    assert failures == [], "\n".join(failures)
+
+
+TEMPLATES = Path(_env.loader.searchpath[0])  # type: ignore[union-attr]
+_FIELD = re.compile(r"""<(?:input|select|textarea)[^>]*?\sname=["']([a-z_]+)["']""")
+LEAVE_PAGES = {"/logout", "/settings/delete"}  # they end the session the sweep goes on using (test_deletion, test_sessions)
+
+
+def _form_posts() -> tuple[list[str], list[str]]:
+    """The pages' POST routes (path parameters filled with an id that names nothing), and every field name
+    any template's form has."""
+    names = {n for f in TEMPLATES.glob("*.html") for n in _FIELD.findall(f.read_text())}
+    for module in (*API, *UI):  # the input models both surfaces parse
+        for model in vars(module).values():
+            if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == module.__name__:
+                names |= set(model.model_fields)
+    names.discard("csrf_token")
+    paths = sorted({re.sub(r"\{[^}]+\}", "nothing0000000000000000000000000", route.path)
+                    for module in UI for route in module.router.routes
+                    if "POST" in getattr(route, "methods", ()) and route.path not in LEAVE_PAGES})
+    return paths, sorted(names)
+
+
+async def test_every_form_answers_hostile_values_in_every_field_with_a_4xx(client_factory, services):
+    paths, names = _form_posts()
+    assert len(paths) > 50 and len(names) > 40, (len(paths), len(names))
+    made = await make_account(services, 793)
+    failures: list[str] = []
+    for signed_in in (False, True):
+        browser = UiSurface(client_factory())
+        if signed_in:
+            await sign_in(browser, made.phone)
+        for path in paths:
+            for value in ("a\x00b", "x" * 500, "я", "-1", ""):  # 500: every field too long, the body within its limit
+                data = dict.fromkeys(names, value)
+                data["csrf_token"] = await browser.csrf("/login")
+                await _send(browser.client, failures, "post", path, data=data, follow_redirects=False)
+        if signed_in:
+            still = await browser.client.get("/settings", follow_redirects=False)
+            assert still.status_code == 200, still.headers  # the sweep ended no session of its own
     assert failures == [], "\n".join(failures)
