@@ -320,10 +320,10 @@ class BankConfirmation:
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return _standard_error(L.CONFIRMED)
         await L.cancel_pending(s, account_id, now)  # a letter still waiting with its code is not needed now
+        vouched = {"provider": provider.id, "subject": str(claims.get("sub"))[:255], "verified_claims": bank.verified}
         s.add(VerificationRequest(id=random_id(), account_id=account_id, level=L.CONFIRMED, state=vflow.APPROVED,
-                                  verifier=VERIFIER, data={"provider": provider.id, "subject": str(claims.get("sub"))[:255],
-                                        "verified_claims": bank.verified},
-                                  answered_by=provider.id[:32], answered_at=now, created_at=now, updated_at=now))
+                                  verifier=VERIFIER, data=vouched, answered_by=provider.id[:32], answered_at=now,
+                                  created_at=now, updated_at=now))
         record_event(s, kind="identity_confirmed_bank", outcome="success", ctx=ctx, now=now, account_id=account_id,
                      provider=provider.id, verified_claims=bank.verified)
         self._notify(s, account, "identity_confirmed_bank", ctx, now)
