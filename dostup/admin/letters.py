@@ -10,21 +10,19 @@ code when the letter arrives.  Staff bearer of a two-factor sign-in and a reason
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from dostup.accounts import letters as Lt
 from dostup.accounts.history import oldest_first
+from dostup.admin.audit import entry
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
-from dostup.core.crypto import random_id
 from dostup.core.errors import NotFound, ValidationFailed
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
-from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_levels import VerificationRequest
 
 PER_PAGE = 50
@@ -85,7 +83,7 @@ class PrintQueue:
                 .where(r.queued_at.is_not(None), r.expires_at > now, r.verifier == Lt.VERIFIER))
         async with self._db.write() as s:
             shown, nxt = await oldest_first(s, rows, r.queued_at, r.id, after, PER_PAGE)
-            s.add(_audit(staff_id, "letter_queue", why, ctx, now, {"letters": [row.id for row in shown]}))
+            s.add(entry(staff_id, "letter_queue", why, ctx, now, {"letters": [row.id for row in shown]}))
         items = [LetterToPrint(row.id, row.account_id, row.family_name, row.given_name, row.middle_name,
                                Lt.address_of(row.data), self._codes.text(row.data) or "", row.queued_at)
                  for row in shown]
@@ -115,12 +113,7 @@ class PrintQueue:
                 req.data = Lt.without_code_text(req.data, printed_at=now.isoformat())
                 req.updated_at, req.queued_at = now, None
                 done.append(request_id)
-            s.add(_audit(staff_id, "letters_printed", why, ctx, now,
+            s.add(entry(staff_id, "letters_printed", why, ctx, now,
                                            {"letters": done, "skipped": skipped}))
         return Printed(done, skipped)
 
-
-def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
-           detail: dict[str, object]) -> OperatorAction:
-    return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
-                          detail=detail, created_at=now)

@@ -29,14 +29,13 @@ from dostup.accounts import support as S
 from dostup.accounts.history import oldest_first
 from dostup.accounts.support import RequestView
 from dostup.admin.accounts import may_act_on
+from dostup.admin.audit import entry
 from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
-from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, Forbidden
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
-from dostup.persistence.models_admin import OperatorAction
 from dostup.persistence.models_support import SupportRequest
 
 PER_PAGE = 50
@@ -92,7 +91,7 @@ class SupportQueue:
             if req is None:
                 raise S.not_found()
             view = S.view_of(req, await S.messages_of(s, req.id))
-            s.add(self._audit(staff_id, "support_read", why, ctx, now, req))
+            s.add(entry(staff_id, "support_read", why, ctx, now, {"account": req.account_id, "request": req.id}))
         return _staff_view(view, req.account_id)
 
     async def answer(self, staff_id: str, staff_role: str, request_id: str, text: str | None, reason: str | None,
@@ -105,7 +104,7 @@ class SupportQueue:
             seq = await S.next_seq(s, req)
             await self._move(s, req, to=S.ANSWERED, now=now)
             S.add_message(s, req, seq, author=S.OPERATOR, text=body, now=now, operator_id=staff_id)
-            s.add(self._audit(staff_id, "support_answer", why, ctx, now, req))
+            s.add(entry(staff_id, "support_answer", why, ctx, now, {"account": req.account_id, "request": req.id}))
             if self._notify is not None:
                 await self._notify(s, account, "support_answered", ctx, now)
             await s.flush()
@@ -122,7 +121,7 @@ class SupportQueue:
             if req.state == S.CLOSED:
                 raise Conflict("support.closed", code="closed")
             await self._move(s, req, to=S.CLOSED, now=now, closed_by=staff_id)
-            s.add(self._audit(staff_id, "support_close", why, ctx, now, req))
+            s.add(entry(staff_id, "support_close", why, ctx, now, {"account": req.account_id, "request": req.id}))
             if self._notify is not None:
                 await self._notify(s, account, "support_closed", ctx, now)
         self._wake()
@@ -149,8 +148,3 @@ class SupportQueue:
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("support.changed", code="conflict")
 
-    @staticmethod
-    def _audit(staff_id: str, action: str, reason: str, ctx: Context, now: dt.datetime,
-               req: SupportRequest) -> OperatorAction:
-        return OperatorAction(id=random_id(), operator_id=staff_id, action=action, reason=reason, ip=ctx.ip[:64],
-                              detail={"account": req.account_id, "request": req.id}, created_at=now)
