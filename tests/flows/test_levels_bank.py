@@ -217,6 +217,7 @@ async def test_verified_claims_that_match_confirm_the_identity_once(surface: Sur
     assert await links(services) == 0  # confirmation does not make the bank a way in
     if isinstance(surface, UiSurface):
         assert "Личность подтверждена" in (await surface.client.get(r.data["location"])).text
+        assert "Личность подтверждена через банк" in (await surface.client.get("/security")).text  # the history
 
     replay = await callback(surface, params)  # the callback is single-use
     assert replay.status == 409 and "уже использован" in replay.message, replay
