@@ -309,3 +309,15 @@ async def test_deleting_the_account_erases_its_statements(client_factory, servic
     assert await _delete(api) == 204
     async with services.db.read() as s:  # the statement named the person and the SNILS
         assert (await s.execute(select(Flow).where(Flow.account_id == account_id, Flow.kind == "esign"))).first() is None
+
+
+async def test_a_sixth_statement_waiting_at_once_is_429_until_the_oldest_expires(services, surface, clock, ca):
+    account_id = await customer(services, surface, 812)
+    first = await start(surface)
+    for _ in range(4):
+        assert (await start(surface)).ok
+    sixth = await start(surface)
+    assert sixth.status == 429 and "несколько раз получили заявление" in message(sixth, surface)
+    assert int(sixth.headers["retry-after"]) == 30 * 60 + 1
+    done = await sign(surface, first.data["flow_id"], ca.sign_b64(ca.person(snils=SNILS), first.data["text"].encode()))
+    assert done.ok and await account_level(services.db, account_id) == 3  # the waiting ones stay signable meanwhile

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import levels as L
@@ -33,7 +33,7 @@ from dostup.accounts.events import record_event
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_token
-from dostup.core.errors import Conflict, DostupError, FlowExpired, NotFound, ValidationFailed
+from dostup.core.errors import Conflict, DostupError, FlowExpired, NotFound, RateLimited, ValidationFailed
 from dostup.identity.documents import format_snils
 from dostup.persistence.db import Adds, Database
 from dostup.persistence.models import Account, Flow
@@ -44,6 +44,7 @@ from dostup.selfservice.verification.esign.check import SignatureCheck, Signer, 
 Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 KIND, STARTED, SIGNED, EXHAUSTED = "esign", "started", "signed", "exhausted"
 MAX_TRIES = 5  # refused signatures a statement takes
+MAX_LIVE = 5  # statements waiting to be signed, per account (each is a row naming the person)
 MAX_SIGNATURE = 48_000  # characters of base64: a signature with a chain of four certificates is about 8,000
 TITLE = "Заявление на подтверждение учётной записи"
 _ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")
@@ -142,13 +143,18 @@ class SignatureService:
         return SignatureView(L.level_name(level), level == L.STANDARD, statement)
 
     async def start(self, account_id: str, ctx: Context) -> Statement:
-        """A new statement to sign (a «Стандартная» account only: 409 ``not_standard`` otherwise)."""
+        """A new statement to sign (a «Стандартная» account only: 409 ``not_standard`` otherwise; at most
+        :data:`MAX_LIVE` waiting at once: 429 until the oldest expires)."""
         self._on()
         now = self._clock.now()
         async with self._db.write() as s:
-            account = await s.get(Account, account_id)
+            account = await s.get(Account, account_id, with_for_update=True)  # racing starts are counted in turn
             if account is None or await L.stored_level(s, account_id) != L.STANDARD or not account.snils:
                 raise Conflict("esign.not_standard", code="not_standard")
+            live = sorted((await s.execute(select(Flow.expires_at).where(
+                Flow.account_id == account_id, Flow.kind == KIND, Flow.state == STARTED, Flow.expires_at > now))).scalars())
+            if len(live) >= MAX_LIVE:  # a loop of starts waits for the oldest statement to expire
+                raise RateLimited(int((live[0] - now).total_seconds()) + 1, "esign.too_many")
             text = statement_text(product=self._product, account=account, nonce=random_token(12), now=now)
             flow = new_flow(s, kind=KIND, state=STARTED, data={"statement": text, "tries": 0}, now=now,
                             ttl_seconds=self._ttl, ip=ctx.ip, account_id=account_id)
