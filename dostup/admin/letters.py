@@ -68,7 +68,7 @@ class PrintQueue:
         """The letters waiting to be printed, oldest first, 50 a page; the view (which letters, hence which codes)
         is audited.
 
-        One keyset query through ``(queued_at, id)``: a letter has ``queued_at`` only while it waits to be
+        One keyset query through ``(queued_at, id, expires_at)``: a letter has ``queued_at`` only while it waits to be
         printed (printing, cancelling or ending it clears it), and one past its expiry is left out here, in
         SQL, until housekeeping ends it."""
         self._on()

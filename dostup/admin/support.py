@@ -73,7 +73,7 @@ class SupportQueue:
                  wake_courier: Callable[[], None] = lambda: None) -> None:
         self._db = db
         self._clock = clock
-        self._notify = notify  # the answer's notice to the customer's confirmed phone or email
+        self._notify = notify  # the answer's and the closing's notices, by the customer's preferences
         self._wake = wake_courier
 
     async def waiting(self, after: str | None) -> QueuePage:
