@@ -107,6 +107,8 @@ async def test_a_standard_customer_signs_the_statement_and_becomes_confirmed(cli
     if isinstance(surface, UiSurface):
         cabinet = (await surface.client.get("/cabinet")).text
         assert f'href="{PAGE}"' in cabinet and "квалифицированной электронной подписью" in cabinet
+        identity = (await surface.client.get("/settings/identity")).text  # the profile page lists it too
+        assert f'href="{PAGE}"' in identity and 'href="/settings/identity/letter"' in identity
         page = (await surface.client.get(PAGE)).text
         assert "«КриптоПро» — программа для считывания электронной подписи или плагин для браузера" in page
         assert "ввести PIN-код и подписать заявление на подтверждение учётной записи" in page
@@ -289,6 +291,7 @@ async def test_without_levels_or_a_configured_check_it_is_404(services, client_f
     await sign_in(browser, (await make_account(services, 810)).phone)
     assert (await browser.client.get(PAGE)).status_code == 404
     assert PAGE not in (await browser.client.get("/cabinet")).text
+    assert PAGE not in (await browser.client.get("/settings/identity")).text
 
 
 def test_trusted_roots_must_be_readable_pem_files(tmp_path: Path):

@@ -34,7 +34,7 @@ async def identity_form(page: UiPage, rec: CabinetPage) -> Response:
     return page.render("settings_identity.html", session=rec, view=view, values=page.values or values,
                        citizenships=country_names(page.ctx.locale), sent=page.flag("sent"),
                        saved=page.flag("saved"),
-                       lowered=page.flag("lowered"), banks=page.services.bank.banks)
+                       lowered=page.flag("lowered"), banks=page.services.bank.banks, esign=page.services.esign.enabled)
 
 
 @router.post(PATH)
