@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import a11y
 from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
+from tests.browser.steps import sign_in_by_phone
 from tests.browser.test_walk import _assert_page_was_quiet
 
 pytestmark = pytest.mark.browser
@@ -41,11 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, width: int) -> Iterator[Ser
 
 
 def _sign_in(page: Page) -> None:
-    page.goto("/login?method=phone")
-    a11y.check(page)
-    page.get_by_label("Номер телефона").fill(PHONE_E164)
-    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Вход", exact=True).click()
+    sign_in_by_phone(page, PHONE_E164, PASSWORD, "/login?method=phone")
     expect(page.get_by_role("main").get_by_role("heading", name="Личный кабинет")).to_be_visible()
 
 

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser import a11y
 from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
+from tests.browser.steps import sign_in_by_phone
 from tests.browser.test_social_walk import _at_provider, _quiet
 from tests.flows.levels_support import SNILS
 from tests.social.support import NodeProvider, node_provider
@@ -87,11 +88,7 @@ def test_a_standard_customer_confirms_identity_through_the_bank(page: Page, serv
     login = op.person(f"walker-{page.viewport_size['width'] if page.viewport_size else 0}",
                       verified_claims={"verification": {"trust_framework": "ru_bank"},
                                        "claims": {**BANK_PERSON, "birthdate": "1990-05-18"}})
-    page.goto("/login")
-    a11y.check(page)
-    page.get_by_label("Номер телефона").fill(PHONE[2:])
-    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Вход", exact=True).click()
+    sign_in_by_phone(page, PHONE[2:], PASSWORD)
     expect(page).to_have_url(f"{server.url}/cabinet")
     a11y.check(page)
     page.get_by_role("link", name="Подтвердить личность онлайн через банк").click()

@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser import a11y
 from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
+from tests.browser.steps import sign_in_by_phone
 from tests.browser.test_walk import _assert_page_was_quiet
 
 pytestmark = pytest.mark.browser
@@ -61,11 +62,7 @@ def _act(page: Page, button: str, reason: str) -> None:
 def test_an_operator_signs_in_with_two_factors_finds_a_customer_and_blocks_then_unblocks(
         page: Page, server: Server, problems: Problems) -> None:
     spare = _recovery_code(server)
-    page.goto("/login?method=phone")
-    a11y.check(page)
-    page.get_by_label("Номер телефона").fill(OPERATOR)
-    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Вход", exact=True).click()
+    sign_in_by_phone(page, OPERATOR, PASSWORD, "/login?method=phone")
     expect(page.get_by_role("heading", name="Подтверждение входа")).to_be_visible()
     a11y.check(page)
     page.get_by_label("Резервный код").check()

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser import a11y
 from tests.browser.conftest import Problems, Server, _free_port, run_cli, server_env, serving
+from tests.browser.steps import sign_in_by_phone
 from tests.browser.test_walk import _assert_page_was_quiet
 from tests.flows.esign_support import Ca
 from tests.flows.levels_support import SNILS
@@ -59,11 +60,7 @@ def _statement(page: Page) -> bytes:
 
 def test_a_standard_customer_confirms_identity_with_a_qualified_signature(page: Page, server: Server,
                                                                          problems: Problems) -> None:
-    page.goto("/login")
-    a11y.check(page)
-    page.get_by_label("Номер телефона").fill(PHONE[2:])
-    page.get_by_label("Пароль", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Вход", exact=True).click()
+    sign_in_by_phone(page, PHONE[2:], PASSWORD)
     expect(page).to_have_url(f"{server.url}/cabinet")
     a11y.check(page)
     page.get_by_role("link", name="Подтвердить личность усиленной квалифицированной электронной подписью").click()
