@@ -77,6 +77,7 @@ from dostup.selfservice.methods.totp.login import TotpLogin
 from dostup.selfservice.methods.totp.reauth import TotpReauth
 from dostup.selfservice.methods.totp.settings import TotpSettings
 from dostup.selfservice.methods.totp.strategy import TotpCodes
+from dostup.selfservice.notices import account_notifier
 from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.recovery.service import RecoveryService
 from dostup.selfservice.registration.forms import RegistrationForms
@@ -85,7 +86,7 @@ from dostup.selfservice.registration.variants import get_variant
 from dostup.selfservice.sending import CodeSender
 from dostup.selfservice.settings.contacts import ContactService, erase_settings
 from dostup.selfservice.settings.notifications import NotificationSettingsService, preferred_notifier
-from dostup.selfservice.settings.password import PasswordChangeService, account_notifier
+from dostup.selfservice.settings.password import PasswordChangeService
 from dostup.selfservice.settings.profile import ProfileService
 from dostup.selfservice.signout import SignOut
 from dostup.selfservice.support import SupportService

@@ -21,9 +21,9 @@ from dostup.identity.phone import parse_phone
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account, Flow
 from dostup.selfservice.flows import new_flow
+from dostup.selfservice.notices import notice_destination
 from dostup.selfservice.recovery.flow import KIND, MESSAGE_KIND, PURPOSE, SENT, RecoveryInput, RecoveryResult
 from dostup.selfservice.sending import CodeSender, Destination
-from dostup.selfservice.settings.password import notice_destination
 
 
 class NoRecoveryChannel(ValidationFailed):

@@ -25,7 +25,7 @@ from dostup.courier.outbox import Outbox
 from dostup.identity import repository as accounts
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
-from dostup.selfservice.settings.password import notice_destination, notice_destinations
+from dostup.selfservice.notices import notice_destination, notice_destinations
 
 FIELD = "preferences"
 

@@ -7,7 +7,6 @@ every other session ends, and the user is told by SMS or email.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,8 +21,9 @@ from dostup.courier.outbox import Outbox
 from dostup.credentials import devices
 from dostup.credentials.password import PasswordHasher, PasswordPolicy
 from dostup.identity import repository as accounts
-from dostup.persistence.db import Adds, Database
+from dostup.persistence.db import Database
 from dostup.persistence.models import Account, Flow, OneTimeCode
+from dostup.selfservice.notices import notice_destination
 from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.recovery.flow import DONE, SIGNED_IN
 from dostup.selfservice.recovery.flow import KIND as RECOVERY
@@ -43,43 +43,6 @@ class PasswordChangeInput:
     captcha: str | None = None  # required after 5 wrong old passwords
 
 
-def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[str, str] | None:
-    """Where account notices go: the confirmed phone by SMS, else the confirmed email."""
-    found = notice_destinations(account, sms_countries)
-    return found[0] if found else None
-
-
-def notice_destinations(account: Account, sms_countries: Sequence[str]) -> list[tuple[str, str]]:
-    """Every (channel, address) a notice may go to, in the order tried: the confirmed phone by SMS (a mobile
-    of an SMS country), the confirmed email."""
-    from dostup.identity.phone import parse_phone
-
-    found: list[tuple[str, str]] = []
-    if account.phone and account.phone_verified_at:
-        try:
-            if parse_phone(account.phone).sms_capable(sms_countries):
-                found.append(("sms", account.phone))
-        except ValidationFailed:
-            pass
-    if account.email and account.email_verified_at:
-        found.append(("email", account.email))
-    return found
-
-
-def account_notifier(outbox: Outbox, sms_countries: Sequence[str]) -> AccountNotice:
-    """A notice of ``kind`` to the account's confirmed phone (or email), written in the caller's unit
-    of work — for use-cases outside these flows (the operator console's)."""
-
-    def notify(batch: Adds, account: Account, kind: str, ctx: Context, now: dt.datetime) -> None:
-        dest = notice_destination(account, sms_countries)
-        if dest:
-            outbox.enqueue(batch, kind=kind, channel=dest[0], to=dest[1], now=now, locale=account.locale or ctx.locale,
-                           account_id=account.id)
-
-    return notify
-
-
-AccountNotice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 
 
 class PasswordChangeService:

@@ -51,11 +51,12 @@ from dostup.core.errors import (
 from dostup.federation.assurance import Asserted, asserted, claims_request
 from dostup.federation.client import FederationClient, ProviderRefused, ProviderUnavailable, Secrets
 from dostup.federation.providers import Provider
-from dostup.persistence.db import Adds, Database, Raw
+from dostup.persistence.db import Database, Raw
 from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 from dostup.selfservice.flows import flow_values
 from dostup.selfservice.login import ceremony
+from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification import flow as vflow
 
 KIND = "identity_bank"
@@ -65,7 +66,6 @@ MAX_CODE = 2048
 EVENT = "identity_bank"
 MAX_LIVE = 5  # flows started and not answered yet, per account
 
-Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 
 
 class BankUnknown(NotFound):

@@ -32,12 +32,11 @@ from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_id
 from dostup.core.errors import Conflict, NotFound, ValidationFailed
-from dostup.persistence.db import Adds, Database
+from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
+from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification import flow
-
-Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from dostup.identity.person import PersonData, parse_person
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
-from dostup.selfservice.settings.password import notice_destination
+from dostup.selfservice.notices import notice_destination
 from dostup.selfservice.verification import flow
 from dostup.selfservice.verification.verifiers import RegistryVerifier
 

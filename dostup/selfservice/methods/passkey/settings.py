@@ -28,8 +28,8 @@ from dostup.persistence.models import Account
 from dostup.selfservice.login import ceremony as ceremonies
 from dostup.selfservice.login.ceremony import Pending, Started
 from dostup.selfservice.methods.passkey import store
+from dostup.selfservice.notices import notice_destination
 from dostup.selfservice.reauth import ReauthService
-from dostup.selfservice.settings.password import notice_destination
 from dostup.session.reader import SessionRecord
 
 KIND = "passkey_add"

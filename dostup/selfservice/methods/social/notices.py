@@ -11,7 +11,7 @@ from dostup.core.context import Context
 from dostup.courier.outbox import Outbox
 from dostup.persistence.db import Adds
 from dostup.persistence.models import Account
-from dostup.selfservice.settings.password import notice_destination
+from dostup.selfservice.notices import notice_destination
 
 
 def notify(

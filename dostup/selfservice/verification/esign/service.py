@@ -35,13 +35,13 @@ from dostup.core.context import Context
 from dostup.core.crypto import random_token
 from dostup.core.errors import Conflict, DostupError, FlowExpired, NotFound, RateLimited, ValidationFailed
 from dostup.identity.documents import format_snils
-from dostup.persistence.db import Adds, Database
+from dostup.persistence.db import Database
 from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_levels import IdentityProfile
 from dostup.selfservice.flows import checked_id, new_flow
+from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification.esign.check import SignatureCheck, Signer, refused
 
-Notice = Callable[[Adds, Account, str, Context, dt.datetime], None]
 KIND, STARTED, SIGNED, EXHAUSTED = "esign", "started", "signed", "exhausted"
 MAX_TRIES = 5  # refused signatures a statement takes
 MAX_LIVE = 5  # statements waiting to be signed, per account (each is a row naming the person)
