@@ -1,9 +1,10 @@
 """«Консоль оператора» in headless Chromium (kit preset), by the Russian labels an operator reads.
 
-An operator (``dostup admin create-user --role operator``) turns on an authenticator app through the API,
-then signs in in the browser with the password and a «Резервный код» on «Подтверждение входа», opens
-/operator, finds a customer «По номеру телефона» with a reason, opens the card, blocks the account and
-unblocks it, each with its own reason — every page checked by axe (``a11y.check``) and quiet in the console.
+A member of staff (``dostup admin create-user --role admin``: an administrator does all an operator does)
+turns on an authenticator app through the API, then signs in in the browser with the password and a
+«Резервный код» on «Подтверждение входа», opens /operator, finds a customer «По номеру телефона» with a
+reason, opens the card, blocks the account and unblocks it, each with its own reason, and reads what they
+did in the audit trail — every page checked by axe (``a11y.check``) and quiet in the console.
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, width: int) -> Iterator[Ser
     workdir = tmp_path_factory.mktemp("serve-console")
     port = _free_port()
     env = server_env(workdir, f"http://127.0.0.1:{port}", {"DOSTUP_REQUIRE_COMPANY": "false"})
-    for phone, role in ((OPERATOR, "operator"), (CUSTOMER, "customer")):
+    for phone, role in ((OPERATOR, "admin"), (CUSTOMER, "customer")):
         made = run_cli(workdir, env, "admin", "create-user", "--phone", phone, "--password", PASSWORD, "--role", role)
         assert made.returncode == 0, made
     with serving(workdir, port, env) as srv:
         yield srv
 
 
-def _recovery_code(server: Server) -> str:
-    """TOTP turned on for the operator through the API; one of the ten recovery codes it answers."""
+def _recovery_code(server: Server) -> tuple[str, str]:
+    """TOTP turned on for the staff member through the API: their account id, and one of the ten recovery
+    codes it answers."""
     with httpx.Client(base_url=server.url, timeout=30) as api:
         first = api.post("/api/v1/login", json={"method": "phone", "phone": OPERATOR, "password": PASSWORD})
         auth = {"Authorization": f"Bearer {first.json()['session']['token']}"}
@@ -50,7 +52,7 @@ def _recovery_code(server: Server) -> str:
         code = pyotp.TOTP(started["secret"]).at(dt.datetime.now(dt.UTC))
         done = api.post("/api/v1/settings/totp/confirm", headers=auth, json={"flow_id": started["flow_id"], "code": code})
         assert done.status_code == 200, done.text
-        return str(done.json()["codes"][0])
+        return first.json()["account"]["id"], str(done.json()["codes"][0])
 
 
 def _act(page: Page, button: str, reason: str) -> None:
@@ -61,7 +63,7 @@ def _act(page: Page, button: str, reason: str) -> None:
 
 def test_an_operator_signs_in_with_two_factors_finds_a_customer_and_blocks_then_unblocks(
         page: Page, server: Server, problems: Problems) -> None:
-    spare = _recovery_code(server)
+    staff_id, spare = _recovery_code(server)
     sign_in_by_phone(page, OPERATOR, PASSWORD, "/login?method=phone")
     expect(page.get_by_role("heading", name="Подтверждение входа")).to_be_visible()
     a11y.check(page)
@@ -96,6 +98,11 @@ def test_an_operator_signs_in_with_two_factors_finds_a_customer_and_blocks_then_
     a11y.check(page)
     _act(page, "Разблокировать", "Клиент пришёл в офис с паспортом")
     expect(page.locator("dd.state")).to_have_text("Активна")
+    a11y.check(page)
+    page.goto(f"/operator/staff/{staff_id}/actions")  # an administrator's page: what this member of staff did
+    expect(page.get_by_role("heading", name="Журнал действий оператора")).to_be_visible()
+    expect(page.locator("tr.trail-action")).to_have_count(6)  # the search, three card views, the block, the unblock
+    expect(page.locator('tr[data-action="unblock"]')).to_contain_text("Клиент пришёл в офис с паспортом")
     a11y.check(page)
     # the one refused form on purpose (the short reason): Chromium logs its 422, nothing else may appear
     refused = [m for m in problems.console_errors if "status of 422" in m and m.endswith("/operator]")]
