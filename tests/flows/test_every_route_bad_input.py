@@ -52,13 +52,25 @@ def _wrong(kind: str | None) -> list[Any]:
     return [*others.get(kind, [{"a": 1}, 10**30]), HUGE, "x" * 5000, "a\x00b", "\ud800", ""]
 
 
+_PLAUSIBLE: dict[str | None, Any] = {"string": "Проверка", "integer": 1, "number": 1, "boolean": False, "array": [],
+                                     "object": {}}
+
+
 def _bodies(doc: dict[str, Any], operation: dict[str, Any]) -> list[bytes]:
+    """Bodies that fail before any check, then, for each property, the others given a value of their type
+    (so that the model's own checks pass where they can and the bad value goes on to the use-case) and
+    this one each wrong value; an object property also gets each wrong value in each of its own properties."""
     content = operation.get("requestBody", {}).get("content", {})
     bodies = list(NOT_JSON)
     schema = _schema(doc, content.get("application/json", {}).get("schema"))
-    for name, prop in (schema.get("properties") or {}).items():
-        for value in _wrong(_schema(doc, prop).get("type")):
-            bodies.append(json.dumps({name: value}).encode())
+    props = {name: _schema(doc, prop) for name, prop in (schema.get("properties") or {}).items()}
+    plausible = {name: _PLAUSIBLE.get(prop.get("type"), "Проверка") for name, prop in props.items()}
+    for name, prop in props.items():
+        for value in _wrong(prop.get("type")):
+            bodies.append(json.dumps({**plausible, name: value}).encode())
+        for sub, sub_prop in (prop.get("properties") or {}).items():
+            for value in _wrong(_schema(doc, sub_prop).get("type")):
+                bodies.append(json.dumps({**plausible, name: {sub: value}}).encode())
     return bodies
 
 
