@@ -257,7 +257,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
     verification = VerificationService(db=db, clock=clock, verifier=verifier, catalog=catalog, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake, enabled=levels_on,
                                        email_by_link=registration.variant.email_by_link,
-                                       requests_per_day=settings.levels.requests_per_day,
+                                       requests_per_day=settings.levels.requests_per_day, keyring=keyring,
                                        entries=[CatalogueEntry(e.id, e.min_level, e.name) for e in settings.levels.services]
                                        if settings.levels.services is not None
                                        else [CatalogueEntry(i, level) for i, level in preset.services])

@@ -97,17 +97,22 @@ async def latest_verification(s: AsyncSession, account_id: str) -> Verification 
 
 async def cancel_pending(s: AsyncSession, account_id: str, now: dt.datetime) -> int:
     """Cancel the account's requests still waiting for an answer (their verifier saw other data); a waiting
-    letter's code is erased with it (:mod:`dostup.accounts.letters`: its sealed text, if not printed yet)."""
+    letter's code is erased with it (:mod:`dostup.accounts.letters`: its sealed text, if not printed yet), and a
+    profile check's copy of the person (nobody will look at it now)."""
     r = VerificationRequest
     letters = (await s.execute(select(r).where(r.account_id == account_id, r.state == SUBMITTED,
                                                r.verifier == letters_.VERIFIER))).scalars()
     for letter in letters:
         letter.data = letters_.without_code_text(letter.data)
     await s.flush()
-    done = await s.execute(update(r).where(r.account_id == account_id, r.state == SUBMITTED)
-                           .values(state="cancelled", updated_at=now, queued_at=None)
-                           .execution_options(synchronize_session=False))
-    return int(done.rowcount)  # type: ignore[attr-defined]
+    waiting = (r.account_id == account_id, r.state == SUBMITTED)
+    letters_ended = await s.execute(update(r).where(*waiting, r.verifier == letters_.VERIFIER)
+                                    .values(state="cancelled", updated_at=now, queued_at=None)
+                                    .execution_options(synchronize_session=False))
+    checks_ended = await s.execute(update(r).where(*waiting, r.verifier != letters_.VERIFIER)
+                                   .values(state="cancelled", updated_at=now, queued_at=None, data={})
+                                   .execution_options(synchronize_session=False))
+    return int(letters_ended.rowcount) + int(checks_ended.rowcount)  # type: ignore[attr-defined]
 
 
 async def checked_fields_changed(s: AsyncSession, account_id: str, changed: Mapping[str, object], ctx: Context,

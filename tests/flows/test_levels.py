@@ -96,6 +96,8 @@ async def test_a_rejection_keeps_the_level_and_tells_the_reason(client_factory, 
     r = await staff.post(f"{QUEUE}/{item['id']}/reject", json={"reason": "Номер паспорта не совпадает с МВД"},
                          headers=headers)
     assert r.status_code == 204
+    profile, [rejected] = await rows(services, account_id)
+    assert set(rejected.data) == {"digest"} and profile is not None and profile.checked is None
     got = await status(surface)
     assert got["level"] == "simplified" and got["verification"]["state"] == "rejected"
     assert got["verification"]["answer"] == "Номер паспорта не совпадает с МВД"
@@ -118,6 +120,10 @@ async def test_a_change_to_a_checked_field_lowers_the_level_and_says_so(client_f
     [item] = await _pending(staff, headers)
     assert (await staff.post(f"{QUEUE}/{item['id']}/approve", json={"reason": REASON}, headers=headers)).status_code == 204
     assert (await status(surface))["level"] == "standard"
+    profile, [answered] = await rows(services, account_id)  # answered: a digest of what was checked, no second copy
+    assert profile is not None and profile.passport_number == PERSON["passport_number"]
+    assert answered.data == profile.checked == {"digest": answered.data["digest"]}
+    assert PERSON["passport_number"] not in str(answered.data) and len(str(answered.data["digest"])) == 64
 
     same = await submit(surface, **PERSON)  # unchanged: stays standard, nothing sent
     assert same.ok and (await status(surface))["level"] == "standard" and await count_requests(services) == 1
@@ -143,7 +149,8 @@ async def test_a_change_to_a_checked_field_lowers_the_level_and_says_so(client_f
     moved = await submit(surface, **{**PERSON, "family_name": "Иванова", "birth_place": "гор. Москва"})
     assert moved.ok  # changed again while waiting: the waiting request is cancelled, a new one waits
     assert [r.state for r in (await rows(services, account_id))[1]] == ["approved", "cancelled", "submitted"]
-    cancelled = (await rows(services, account_id))[1][1]
+    cancelled, waiting = (await rows(services, account_id))[1][1:]
+    assert cancelled.data == {} and waiting.data["birth_place"] == "гор. Москва"  # the queue shows the waiting one
     late = await staff.post(f"{QUEUE}/{cancelled.id}/approve", json={"reason": REASON}, headers=headers)
     assert late.status_code == 409 and (await status(surface))["level"] == "simplified"
 

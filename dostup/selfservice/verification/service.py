@@ -10,13 +10,18 @@
   on its way), changes nothing; different data lowers a checked level and replaces a waiting request.
 * :meth:`VerificationService.answer_in` is the verifier's answer, in the caller's unit of work (an
   operator's, with its audit row; or the registry's callback): the level becomes «Стандартная» on
-  approval, and the user is told either way by SMS or email.
+  approval, and the user is told either way by SMS or email.  Once answered, the request no longer needs
+  its copy of the passport and the rest of the person: it keeps a keyed digest of what was checked
+  (:func:`checked_digest`; the profile's ``checked`` the same), which proves a given profile was the one
+  checked without keeping a second copy of it (152-FZ's data minimisation; the profile itself holds the
+  current values).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +34,7 @@ from dostup.accounts.catalogue import Catalogue, CatalogueEntry, catalogue
 from dostup.accounts.events import record_event
 from dostup.core.clock import Clock
 from dostup.core.context import Context
-from dostup.core.crypto import random_id
+from dostup.core.crypto import Keyring, random_id
 from dostup.core.errors import Conflict, NotFound, RateLimited
 from dostup.core.i18n import Catalog
 from dostup.courier.outbox import Outbox
@@ -92,8 +97,10 @@ def _person_view(account: Account, profile: IdentityProfile | None) -> PersonVie
 class VerificationService:
     def __init__(self, *, db: Database, clock: Clock, verifier: flow.Verifier, catalog: Catalog, outbox: Outbox,
                  sms_countries: Sequence[str], wake_courier: Callable[[], None], enabled: bool,
-                 email_by_link: bool, requests_per_day: int, entries: Sequence[CatalogueEntry] = ()) -> None:
+                 email_by_link: bool, requests_per_day: int, keyring: Keyring,
+                 entries: Sequence[CatalogueEntry] = ()) -> None:
         self._db = db
+        self._keyring = keyring
         self._clock = clock
         self.verifier = verifier
         self._catalog = catalog
@@ -206,7 +213,8 @@ class VerificationService:
             profile = await s.get(IdentityProfile, req.account_id) or await self._new_profile(s, req.account_id, now)
             if profile.level < req.level:
                 profile.level, profile.level_changed_at = req.level, now
-            profile.checked, profile.updated_at = req.data, now
+            profile.checked, profile.updated_at = checked_digest(self._keyring, req.data), now
+        req.data = checked_digest(self._keyring, req.data)  # answered: the copy of the person is no longer needed
         record_event(s, kind="level_raised" if approved else "verification_rejected", outcome="success", ctx=ctx,
                      now=now, account_id=req.account_id, verifier=req.verifier)
         dest = notice_destination(account, self._sms_countries)
@@ -234,6 +242,13 @@ class VerificationService:
                 raise NotFound("verification.not_found")
             await self.answer_in(s, request_id, approved=approved, reason=reason, by="registry", ctx=ctx, now=now)
         self.wake_courier()
+
+
+def checked_digest(keyring: Keyring, snapshot: Mapping[str, object]) -> dict[str, object]:
+    """What a check saw, as a keyed digest of its snapshot (HMAC-SHA-256 under a key for this use only):
+    equal for the same profile, and of no use to anyone without the instance key."""
+    text = json.dumps(dict(snapshot), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return {"digest": keyring.mac("identity:checked", text)}
 
 
 async def erase_identity(s: AsyncSession, account_id: str, now: dt.datetime) -> None:
