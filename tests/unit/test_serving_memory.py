@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_serving_process_loads_neither_the_command_line_nor_alembic_nor_webauthn(tmp_path):
-    """The app as uvicorn builds it in each web process (``dostup.app:serving_app``)."""
+    """The app as uvicorn builds it in each web process (``dostup.app:serving_app``); the e-signature's CMS
+    parser (asn1crypto, ~2 MiB) only where a built-in check is configured."""
     probe = ("import json, sys; from dostup.app import serving_app; serving_app(); "
              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DOSTUP_")}, "PYTHONPATH": str(ROOT),
@@ -26,7 +27,8 @@ def test_a_serving_process_loads_neither_the_command_line_nor_alembic_nor_webaut
                           timeout=120, check=True)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "fastapi" in loaded and "sqlalchemy" in loaded  # the probe did build the app
-    assert not loaded & {"typer", "rich", "pygments", "alembic", "mako", "webauthn", "cbor2", "OpenSSL"}, loaded
+    assert not loaded & {"typer", "rich", "pygments", "alembic", "mako", "webauthn", "cbor2", "OpenSSL",
+                         "asn1crypto"}, loaded
 
 
 def test_passkeys_spell_the_library_values_they_no_longer_import_at_start():

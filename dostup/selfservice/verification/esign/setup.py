@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dostup.selfservice.verification.esign.check import SignatureCheck
-from dostup.selfservice.verification.esign.cms import CmsCheck, load_roots
 from dostup.selfservice.verification.esign.remote import ServiceCheck
 from dostup.settings import LevelSettings
 
@@ -15,4 +14,6 @@ def configured_check(levels: LevelSettings) -> SignatureCheck | None:
     if levels.esign == "service":
         return ServiceCheck(url=levels.esign_service_url, secret=levels.esign_service_secret,
                             timeout=levels.esign_service_timeout_seconds)
+    from dostup.selfservice.verification.esign.cms import CmsCheck, load_roots  # asn1crypto only where it is used
+
     return CmsCheck(load_roots(levels.esign_trusted_roots))
