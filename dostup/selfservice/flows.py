@@ -14,12 +14,12 @@ import datetime as dt
 import re
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.core.context import Context
 from dostup.core.crypto import random_token
-from dostup.core.errors import FlowExpired, NotFound, StepNotAllowed
+from dostup.core.errors import FlowExpired, NotFound, RateLimited, StepNotAllowed
 from dostup.credentials.codes import CodeView
 from dostup.persistence.db import Adds, Raw
 from dostup.persistence.models import Flow
@@ -54,6 +54,17 @@ def new_flow(
 
 
 _FLOW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+async def within_live_limit(s: AsyncSession, account_id: str, *, kind: str, state: str, now: dt.datetime, limit: int,
+                            message_id: str) -> None:
+    """At most ``limit`` live flows of ``kind`` in ``state`` per account — each a row, so a loop of starts
+    cannot fill the table: the next one is 429 until the oldest expires.  Call it with the account's row
+    locked (``with_for_update``), so racing starts are counted in turn."""
+    live = sorted((await s.execute(select(Flow.expires_at).where(
+        Flow.account_id == account_id, Flow.kind == kind, Flow.state == state, Flow.expires_at > now))).scalars())
+    if len(live) >= limit:
+        raise RateLimited(int((live[0] - now).total_seconds()) + 1, message_id)
 
 
 async def load_flow(db: AsyncSession, flow_id: str | None, *, kind: str, now: dt.datetime) -> Flow:

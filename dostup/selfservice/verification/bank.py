@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import levels as L
@@ -44,7 +44,6 @@ from dostup.core.errors import (
     FlowExpired,
     Forbidden,
     NotFound,
-    RateLimited,
     ServiceUnavailable,
     StepNotAllowed,
 )
@@ -54,7 +53,7 @@ from dostup.federation.providers import Provider
 from dostup.persistence.db import Database, Raw
 from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
-from dostup.selfservice.flows import flow_values
+from dostup.selfservice.flows import flow_values, within_live_limit
 from dostup.selfservice.login import ceremony
 from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification import flow as vflow
@@ -231,12 +230,8 @@ class BankConfirmation:
             raise BankUnavailable(params={"name": provider.name}) from None
         async with self._db.write() as s:
             await s.get(Account, account_id, with_for_update=True)  # racing starts are counted in turn
-            live = select(Flow.expires_at).where(Flow.account_id == account_id, Flow.kind == KIND,
-                                                 Flow.state == ceremony.CEREMONY, Flow.expires_at > row["created_at"])
-            waiting = sorted((await s.execute(live)).scalars())
-            if len(waiting) >= MAX_LIVE:  # each start is a row: a loop of them waits for the oldest to expire
-                wait = (waiting[0] - cast(dt.datetime, row["created_at"])).total_seconds()
-                raise RateLimited(int(wait) + 1, "bank.too_many")
+            await within_live_limit(s, account_id, kind=KIND, state=ceremony.CEREMONY,
+                                    now=cast(dt.datetime, row["created_at"]), limit=MAX_LIVE, message_id="bank.too_many")
             s.add(Flow(**row))
         expires = row["expires_at"]
         assert isinstance(expires, dt.datetime)

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dostup.accounts import levels as L
@@ -33,12 +33,12 @@ from dostup.accounts.events import record_event
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.crypto import random_token
-from dostup.core.errors import Conflict, DostupError, FlowExpired, NotFound, RateLimited, ValidationFailed
+from dostup.core.errors import Conflict, DostupError, FlowExpired, NotFound, ValidationFailed
 from dostup.identity.documents import format_snils
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account, Flow
 from dostup.persistence.models_levels import IdentityProfile
-from dostup.selfservice.flows import checked_id, new_flow
+from dostup.selfservice.flows import checked_id, new_flow, within_live_limit
 from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification.esign.check import SignatureCheck, Signer, refused
 
@@ -151,10 +151,8 @@ class SignatureService:
             account = await s.get(Account, account_id, with_for_update=True)  # racing starts are counted in turn
             if account is None or await L.stored_level(s, account_id) != L.STANDARD or not account.snils:
                 raise Conflict("esign.not_standard", code="not_standard")
-            live = sorted((await s.execute(select(Flow.expires_at).where(
-                Flow.account_id == account_id, Flow.kind == KIND, Flow.state == STARTED, Flow.expires_at > now))).scalars())
-            if len(live) >= MAX_LIVE:  # a loop of starts waits for the oldest statement to expire
-                raise RateLimited(int((live[0] - now).total_seconds()) + 1, "esign.too_many")
+            await within_live_limit(s, account_id, kind=KIND, state=STARTED, now=now, limit=MAX_LIVE,
+                                    message_id="esign.too_many")
             text = statement_text(product=self._product, account=account, nonce=random_token(12), now=now)
             flow = new_flow(s, kind=KIND, state=STARTED, data={"statement": text, "tries": 0}, now=now,
                             ttl_seconds=self._ttl, ip=ctx.ip, account_id=account_id)
