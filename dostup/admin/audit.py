@@ -57,17 +57,19 @@ class StaffMember:
     id: str
     role: str
     login: str | None
+    phone: str | None  # shown masked where there is neither name nor login
     name: str  # «Фамилия Имя Отчество», or "" when the account has none
 
 
 async def staff_member(db: Database, account_id: str) -> StaffMember:
     """Whose trail it is (an administrator's page heading); 404 for an account that does not exist."""
     async with db.read() as s:
-        row = (await s.execute(select(Account.id, Account.role, Account.login, Account.family_name, Account.given_name,
-                                      Account.middle_name).where(Account.id == account_id[:32]))).first()
+        row = (await s.execute(select(Account.id, Account.role, Account.login, Account.phone, Account.family_name,
+                                      Account.given_name, Account.middle_name)
+                               .where(Account.id == account_id[:32]))).first()
     if row is None:
         raise NotFound()
-    return StaffMember(row.id, row.role, row.login, " ".join(n for n in row[3:] if n))
+    return StaffMember(row.id, row.role, row.login, row.phone, " ".join(n for n in row[4:] if n))
 
 
 async def operator_actions(db: Database, operator_id: str | None, before: str | None) -> ActionsPage:

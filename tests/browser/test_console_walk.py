@@ -101,6 +101,7 @@ def test_an_operator_signs_in_with_two_factors_finds_a_customer_and_blocks_then_
     a11y.check(page)
     page.goto(f"/operator/staff/{staff_id}/actions")  # an administrator's page: what this member of staff did
     expect(page.get_by_role("heading", name="Журнал действий оператора")).to_be_visible()
+    expect(page.get_by_text("Что делал в консоли +7 *** ***-01-88 (администратор)")).to_be_visible()
     expect(page.locator("tr.trail-action")).to_have_count(6)  # the search, three card views, the block, the unblock
     expect(page.locator('tr[data-action="unblock"]')).to_contain_text("Клиент пришёл в офис с паспортом")
     a11y.check(page)
