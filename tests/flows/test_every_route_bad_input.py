@@ -15,6 +15,7 @@ a 5xx, an exception or a 4xx without a message fails.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -89,10 +90,11 @@ def _queries(operation: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _failure(r: Any) -> str | None:
-    """Why an answer to bad input is wrong, or None."""
+    """Why an answer to bad input is wrong, or None (the provider's OAuth errors are RFC 6749's codes)."""
     if r.status_code >= 500:
         return "a 5xx"
-    if r.status_code >= 400 and r.headers.get("content-type", "").startswith("application/json"):
+    if r.status_code >= 400 and r.headers.get("content-type", "").startswith("application/json") and not (
+            r.url.path.startswith("/oauth2/")):
         message = json.dumps(r.json(), ensure_ascii=False)
         if not any("\u0400" <= ch <= "\u04ff" for ch in message):
             return "no Russian message"
@@ -217,4 +219,38 @@ async def test_every_form_answers_hostile_values_in_every_field_with_a_4xx(clien
         if signed_in:
             still = await browser.client.get("/settings", follow_redirects=False)
             assert still.status_code == 200, still.headers  # the sweep ended no session of its own
+    assert failures == [], "\n".join(failures)
+
+
+OAUTH_PARAMS = ("grant_type", "code", "redirect_uri", "client_id", "client_secret", "code_verifier", "refresh_token",
+                "token", "token_type_hint", "scope", "response_type", "state", "nonce", "prompt", "id_token_hint",
+                "post_logout_redirect_uri", "code_challenge", "code_challenge_method", "acr_values", "login_hint",
+                "max_age", "ui_locales", "claims", "request", "decision", "access_token")
+OAUTH_AUTH = ({}, {"Authorization": "Basic !!!"}, {"Authorization": "Basic " + base64.b64encode(b"a:b").decode()},
+              {"Authorization": "Basic " + base64.b64encode("\x00:я".encode()).decode()},
+              {"Authorization": "Bearer " + "x" * 5000}, {"Authorization": "Basic"})
+
+
+def _oauth_posts() -> list[str]:
+    return sorted({route.path for route in (*(r for m in OIDC for r in m.router.routes),)
+                   if "POST" in getattr(route, "methods", ()) and route.path.startswith("/oauth2/")}
+                  | {path for m in OIDC for path, _, methods in getattr(m, "PLAIN", ()) if "POST" in methods})
+
+
+async def test_the_openid_connect_endpoints_answer_hostile_forms_and_credentials_with_a_4xx(client_factory):
+    """The provider's form endpoints (token, revoke, introspect, userinfo, authorize, logout): every OAuth
+    parameter set to a hostile value, each grant type, with no, broken or foreign client credentials."""
+    client = client_factory()
+    paths = _oauth_posts()
+    assert {"/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/oauth2/userinfo"} <= set(paths), paths
+    failures: list[str] = []
+    for path in paths:
+        for headers in OAUTH_AUTH:
+            for grant in ("authorization_code", "refresh_token", "client_credentials", "x"):
+                for value in ("a\x00b", "x" * 2000, "я", "-1", "", "%ff"):
+                    data = {**dict.fromkeys(OAUTH_PARAMS, value), "grant_type": grant}
+                    await _send(client, failures, "post", path, data=data, headers=headers, follow_redirects=False)
+    for value in ("a\x00b", "x" * 2000, "я", "-1", "", "%ff"):  # the same requests sent as a query
+        for path in ("/oauth2/authorize", "/oauth2/logout"):
+            await _send(client, failures, "get", path, params=dict.fromkeys(OAUTH_PARAMS, value), follow_redirects=False)
     assert failures == [], "\n".join(failures)

@@ -169,6 +169,10 @@ class OidcProvider:
             pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
         except ValueError:
             return ShowError("invalid_request", "oidc.invalid_request")
+        if any(k in _ECHOED and not (v.isascii() and v.isprintable()) for k, v in pairs):
+            # Authlib repeats these in its error_description, which RFC 6749 §5.2 keeps to printable ASCII (it
+            # raises on anything else): a value no client sends is refused here, before it is repeated
+            return ShowError("invalid_request", "oidc.invalid_request")
         outcome = await self._core(self._authorize, _normalised(pairs), session, fresh_after, decision, request_id)
         if isinstance(outcome, Redirect) and request_id is not None:
             await self._drop_request(request_id)
@@ -397,6 +401,9 @@ class OidcProvider:
 
 def _scope_order(scope: str) -> int:
     return SCOPES.index(scope) if scope in SCOPES else len(SCOPES)
+
+
+_ECHOED = frozenset({"response_type", "response_mode", "code_challenge_method"})
 
 
 def _normalised(pairs: list[tuple[str, str]]) -> str:
