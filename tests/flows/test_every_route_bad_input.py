@@ -254,3 +254,32 @@ async def test_the_openid_connect_endpoints_answer_hostile_forms_and_credentials
         for path in ("/oauth2/authorize", "/oauth2/logout"):
             await _send(client, failures, "get", path, params=dict.fromkeys(OAUTH_PARAMS, value), follow_redirects=False)
     assert failures == [], "\n".join(failures)
+
+
+HOSTILE_HEADERS = [
+    {"Accept-Language": "я".encode().decode("latin-1") * 300}, {"User-Agent": "x" * 10000},
+    {"Cookie": "dostup_session=" + "x" * 5000}, {"Cookie": "lang=\xff\xfe; tz=../../etc/passwd"},
+    {"Cookie": "tz=Europe/Nowhere"}, {"Cookie": "tz=" + "x" * 300}, {"Cookie": "dostup_device=" + "y" * 3000},
+    {"Authorization": "Bearer \xff\xfe"}, {"Authorization": "Bearer " + "x" * 10000}, {"Authorization": "Basic \xff"},
+    {"X-Forwarded-For": "not-an-ip, ,::::"}, {"Origin": "null"}, {"Origin": "http://evil.example"},
+    {"Content-Type": "application/json; charset=utf-16"}, {"Content-Type": "multipart/form-data; boundary="},
+    {"Content-Type": "application/x-www-form-urlencoded; charset=koi8-r"}, {"Host": "evil.example"},
+]
+
+
+async def test_hostile_headers_on_the_hot_and_public_calls_get_a_4xx_or_the_page(client_factory, services):
+    """Headers a browser never sends (bytes that are no text, sizes past any field, a foreign Host or Origin,
+    a charset nobody uses) on the pages and calls every visitor reaches, signed out and with a phone's password."""
+    made = await make_account(services, 795)
+    client = client_factory()
+    login = json.dumps({"method": "phone", "phone": made.phone, "password": PASSWORD}).encode()
+    calls = [("get", "/", None), ("get", "/cabinet", None), ("get", "/login", None), ("get", "/security", None),
+             ("get", "/api/v1/whoami", None), ("post", "/api/v1/login", login), ("post", "/login", b"phone=1&password=2"),
+             ("post", "/api/v1/login/passkey/options", b"{}"), ("get", "/.well-known/openid-configuration", None),
+             ("post", "/oauth2/token", b"grant_type=x"), ("get", "/docs/agreement", None)]
+    failures: list[str] = []
+    for headers in HOSTILE_HEADERS:
+        for method, url, body in calls:
+            await _send(client, failures, method, url, content=body, follow_redirects=False,
+                        headers={k: v.encode("latin-1") for k, v in headers.items()})
+    assert failures == [], "\n".join(failures)
