@@ -95,6 +95,7 @@ from dostup.selfservice.verification.esign.service import SignatureService, eras
 from dostup.selfservice.verification.esign.setup import configured_check
 from dostup.selfservice.verification.flow import Verifier
 from dostup.selfservice.verification.letter import LetterService
+from dostup.selfservice.verification.passport import PassportSeal
 from dostup.selfservice.verification.service import VerificationService, erase_identity
 from dostup.selfservice.verification.verifiers import OperatorQueue, RegistryVerifier
 from dostup.session.csrf import Csrf
@@ -332,7 +333,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         print_queue=PrintQueue(db, clock, letter_codes, enabled=levels_on),
         bank=BankConfirmation(db=db, clock=clock, client=social.client, public_url=settings.public_url,
                               notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
-                              enabled=levels_on),
+                              enabled=levels_on, passport=PassportSeal(keyring)),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=social.providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dostup.persistence.models import Base
@@ -38,6 +38,9 @@ class IdentityProfile(Base):
     passport_issued_on: Mapped[dt.date | None] = mapped_column(Date)
     passport_division_code: Mapped[str | None] = mapped_column(String(7))
     passport_issuer: Mapped[str | None] = mapped_column(String(200))
+    # the five passport fields above, sealed (selfservice/verification/passport.py); the columns above are
+    # only read for a profile saved before 0051, and emptied at its next save
+    passport: Mapped[str | None] = mapped_column(Text)
     # what the level was given for (PersonData.snapshot): a change to any of it lowers the level
     checked: Mapped[dict[str, object] | None] = mapped_column(JSON)
     level_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dostup.accounts.levels import account_level
+from dostup.core.crypto import Keyring
 from dostup.persistence.models import Account, SecurityEvent
+from dostup.persistence.models_levels import IdentityProfile
+from dostup.selfservice.verification.passport import PassportSeal
 from tests.factories import make_account, sign_in
 from tests.flows.levels_support import GOSUSLUGI, PAGE, PERSON, SNILS, bearer, count_requests, rows, status, submit
 from tests.flows.test_operator_search import REASON, _audit, _staff
@@ -43,7 +46,7 @@ async def test_a_profile_approved_by_an_operator_makes_the_account_standard_and_
     sent = await submit(surface, **PERSON)
     assert sent.ok, (sent.status, sent.message, sent.data)
     profile, reqs = await rows(services, account_id)
-    assert profile is not None and profile.level == 1 and profile.passport_division_code == "770-001"
+    assert profile is not None and profile.level == 1 and _passport(services, profile)["passport_division_code"] == "770-001"
     assert [(r.state, r.verifier) for r in reqs] == [("submitted", "operator")]
     waiting = await status(surface)
     assert waiting["verification"]["state"] == "submitted" and waiting["level"] == "simplified"
@@ -121,7 +124,7 @@ async def test_a_change_to_a_checked_field_lowers_the_level_and_says_so(client_f
     assert (await staff.post(f"{QUEUE}/{item['id']}/approve", json={"reason": REASON}, headers=headers)).status_code == 204
     assert (await status(surface))["level"] == "standard"
     profile, [answered] = await rows(services, account_id)  # answered: a digest of what was checked, no second copy
-    assert profile is not None and profile.passport_number == PERSON["passport_number"]
+    assert profile is not None and profile.passport  # the profile holds the passport (sealed)
     assert answered.data == profile.checked == {"digest": answered.data["digest"]}
     assert PERSON["passport_number"] not in str(answered.data) and len(str(answered.data["digest"])) == 64
 
@@ -300,3 +303,36 @@ async def test_an_operator_confirms_a_standard_accounts_identity_in_person(clien
     assert services_now["next_level"] is None and services_now["unlocked_next"] == []
     assert (await staff.post("/api/v1/admin/accounts/nobody/confirm-identity", json={"reason": REASON},
                              headers=headers)).status_code == 404
+
+
+async def test_the_passport_is_sealed_at_rest_and_a_profile_saved_before_is_read_then_sealed(services, surface):
+    account_id = await _customer(services, surface, 506)
+    assert (await submit(surface, **PERSON)).ok
+    profile, _ = await rows(services, account_id)
+    assert profile is not None and profile.passport
+    assert profile.passport_series is None and profile.passport_number is None and profile.passport_issuer is None
+    assert PERSON["passport_number"] not in profile.passport and "4510" not in profile.passport
+    shown = await _identity(surface)  # the owner still sees it
+    assert PERSON["passport_number"] in shown and PERSON["passport_issuer"] in shown
+
+    async with services.db.write() as s:  # a profile saved before 0051: its fields in the old columns
+        await s.execute(update(IdentityProfile).where(IdentityProfile.account_id == account_id).values(
+            passport=None, passport_series="4510", passport_number="654321"))
+    assert "654321" in await _identity(surface)
+    assert (await submit(surface, **{**PERSON, "passport_number": "654321"})).ok
+    profile, _ = await rows(services, account_id)
+    assert profile is not None and profile.passport and profile.passport_number is None
+    assert "654321" in await _identity(surface)
+
+
+def _passport(services: Any, profile: IdentityProfile) -> dict[str, object]:
+    """The profile's passport fields, opened with the instance key as the service opens them."""
+    return PassportSeal(Keyring(services.settings.secret_key)).read(profile)
+
+
+async def _identity(surface: Any) -> str:
+    if isinstance(surface, UiSurface):
+        return (await surface.client.get(PAGE)).text
+    r = await surface.client.get("/api/v1/account/identity", headers=bearer(surface))
+    assert r.status_code == 200, r.text
+    return r.text

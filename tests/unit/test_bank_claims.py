@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from dostup.core.crypto import Keyring
 from dostup.federation.assurance import Asserted, asserted, claims_request
 from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile
-from dostup.selfservice.verification.bank import compare, same_name
+from dostup.selfservice.verification.bank import compare as compare_with
+from dostup.selfservice.verification.bank import same_name
+from dostup.selfservice.verification.passport import PassportSeal
 from dostup.settings import SocialProvider
+
+
+def compare(bank: Asserted, account: Account, profile: IdentityProfile) -> tuple[list[str], list[str]]:
+    """The bank's comparison with the profile's passport as the service reads it (sealed or, as here, not yet)."""
+    return compare_with(bank, account, profile, PassportSeal(Keyring("k" * 32)).read(profile))
 
 
 def _profile(**kw: Any) -> tuple[Account, IdentityProfile]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -57,6 +57,7 @@ from dostup.selfservice.flows import flow_values, within_live_limit
 from dostup.selfservice.login import ceremony
 from dostup.selfservice.notices import AccountNotice as Notice
 from dostup.selfservice.verification import flow as vflow
+from dostup.selfservice.verification.passport import PassportSeal
 
 KIND = "identity_bank"
 VERIFIER = "bank"
@@ -154,7 +155,8 @@ def _digits(value: str | None) -> str:
     return "".join(c for c in value or "" if c.isascii() and c.isdigit())
 
 
-def compare(bank: Asserted, account: Account, profile: IdentityProfile) -> tuple[list[str], list[str]]:
+def compare(bank: Asserted, account: Account, profile: IdentityProfile,
+            passport: Mapping[str, object]) -> tuple[list[str], list[str]]:
     """The fields the bank did not give, and those that differ from the checked profile (names only)."""
     missing = [name for name in ("family_name", "given_name", "birthdate") if not getattr(bank, name)]
     middle = None if profile.no_middle_name else account.middle_name
@@ -168,15 +170,16 @@ def compare(bank: Asserted, account: Account, profile: IdentityProfile) -> tuple
         differ.append("birthdate")
     if bank.snils and _digits(bank.snils) != (account.snils or ""):
         differ.append("snils")
-    if bank.passport and _digits(bank.passport) != (profile.passport_series or "") + (profile.passport_number or ""):
+    if bank.passport and _digits(bank.passport) != f"{passport['passport_series'] or ''}{passport['passport_number'] or ''}":
         differ.append("passport")
     return missing, differ
 
 
 class BankConfirmation:
     def __init__(self, *, db: Database, clock: Clock, client: FederationClient, public_url: str, notify: Notice,
-                 wake_courier: Callable[[], None], enabled: bool) -> None:
+                 wake_courier: Callable[[], None], enabled: bool, passport: PassportSeal) -> None:
         self._db = db
+        self._passport = passport
         self._clock = clock
         self._client = client
         self._public_url = public_url
@@ -301,7 +304,7 @@ class BankConfirmation:
         if account is None or account.state != "active" or profile is None or profile.level != L.STANDARD:
             level = profile.level if profile is not None else L.SIMPLIFIED
             return _standard_error(level)
-        missing, differ = compare(bank, account, profile)
+        missing, differ = compare(bank, account, profile, self._passport.read(profile))
         params = {"name": provider.name}
         if missing or differ:
             reason = ClaimsMissing(params=params) if missing else ClaimsMismatch(params=params)

@@ -44,10 +44,10 @@ from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 from dostup.selfservice.notices import notice_destination
 from dostup.selfservice.verification import flow
+from dostup.selfservice.verification.passport import PassportSeal
 from dostup.selfservice.verification.verifiers import RegistryVerifier
 
-_PROFILE_FIELDS = ("no_middle_name", "gender", "birth_date", "birth_place", "citizenship", "passport_series",
-                   "passport_number", "passport_issued_on", "passport_division_code", "passport_issuer")
+_PROFILE_FIELDS = ("no_middle_name", "gender", "birth_date", "birth_place", "citizenship")  # the passport: sealed
 DAY = dt.timedelta(days=1)
 
 
@@ -79,18 +79,19 @@ class IdentityView:
     sent: bool = False  # this call sent the profile for the check (False: nothing had changed)
 
 
-def stored_snapshot(account: Account, profile: IdentityProfile | None) -> dict[str, object]:
+def stored_snapshot(account: Account, profile: IdentityProfile | None, passport: PassportSeal) -> dict[str, object]:
     """What is stored now, in :meth:`PersonData.snapshot`'s shape."""
     out: dict[str, object] = {name: getattr(account, name) for name in L.ACCOUNT_CHECKED}
     for name in _PROFILE_FIELDS:
         value = getattr(profile, name) if profile is not None else None
         out[name] = value.isoformat() if isinstance(value, dt.date) else value
+    out.update(passport.read(profile))
     out["no_middle_name"] = bool(out["no_middle_name"])
     return out
 
 
-def _person_view(account: Account, profile: IdentityProfile | None) -> PersonView:
-    snap = stored_snapshot(account, profile)
+def _person_view(account: Account, profile: IdentityProfile | None, passport: PassportSeal) -> PersonView:
+    snap = stored_snapshot(account, profile, passport)
     return PersonView(**{f.name: snap.get(f.name) for f in dataclasses.fields(PersonView)})  # type: ignore[arg-type]
 
 
@@ -101,6 +102,7 @@ class VerificationService:
                  entries: Sequence[CatalogueEntry] = ()) -> None:
         self._db = db
         self._keyring = keyring
+        self._passport = PassportSeal(keyring)
         self._clock = clock
         self.verifier = verifier
         self._catalog = catalog
@@ -128,7 +130,7 @@ class VerificationService:
         status = L.account_status(account, email_by_link=self._email_by_link,
                                   level=profile.level if profile else L.SIMPLIFIED,
                                   verification=await L.latest_verification(s, account_id), levels_on=True)
-        return IdentityView(status, _person_view(account, profile), lowered, sent)
+        return IdentityView(status, _person_view(account, profile, self._passport), lowered, sent)
 
     async def catalogue(self, account_id: str) -> Catalogue:
         """The services the account may use at its level, and what the next level unlocks."""
@@ -151,7 +153,7 @@ class VerificationService:
                 account = await s.get(Account, account_id, with_for_update=True)
                 assert account is not None
                 profile = await s.get(IdentityProfile, account_id)
-                stored = stored_snapshot(account, profile)
+                stored = stored_snapshot(account, profile, self._passport)
                 latest = await L.latest_verification(s, account_id)
                 level = profile.level if profile else L.SIMPLIFIED
                 waiting = latest is not None and latest.state == flow.SUBMITTED and now - latest.created_at < DAY
@@ -195,12 +197,12 @@ class VerificationService:
         s.add(profile)
         return profile
 
-    @staticmethod
-    def _write(account: Account, profile: IdentityProfile, person: PersonData, now: dt.datetime) -> None:
+    def _write(self, account: Account, profile: IdentityProfile, person: PersonData, now: dt.datetime) -> None:
         for name in L.ACCOUNT_CHECKED:
             setattr(account, name, getattr(person, name))
         for name in _PROFILE_FIELDS:
             setattr(profile, name, getattr(person, name))
+        self._passport.write(profile, person.snapshot())
         account.updated_at = profile.updated_at = now
 
     async def answer_in(self, s: AsyncSession, request_id: str, *, approved: bool, reason: str | None, by: str,
