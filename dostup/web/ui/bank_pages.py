@@ -11,16 +11,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dostup.core.errors import DostupError
-from dostup.web.api.schemas import _In
-from dostup.web.ui.page import CabinetPage, Form, UiPage
+from dostup.web.ui.page import CabinetPage, Form, NoFieldsIn, UiPage
 from dostup.web.ui.render import redirect
 
 router = APIRouter(include_in_schema=False)
 PATH = "/settings/identity/bank"
 
-
-class _NoFields(_In):
-    pass
 
 
 @router.get(PATH)
@@ -30,7 +26,7 @@ async def bank_page(page: UiPage, rec: CabinetPage) -> Response:
 
 
 @router.post(PATH + "/{provider_id}/start")
-async def bank_start(provider_id: str, page: UiPage, form: Form[_NoFields], rec: CabinetPage) -> Response:
+async def bank_start(provider_id: str, page: UiPage, form: Form[NoFieldsIn], rec: CabinetPage) -> Response:
     async with page.form(lambda: bank_page(page, rec), form):
         started = await page.services.bank.start(rec.account_id, rec.id, provider_id, page.ctx)
     return redirect(started.authorization_url)

@@ -16,8 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dostup.web.api.esign import SignatureIn
-from dostup.web.api.schemas import _In
-from dostup.web.ui.page import CabinetPage, Form, UiPage
+from dostup.web.ui.page import CabinetPage, Form, NoFieldsIn, UiPage
 from dostup.web.ui.render import redirect
 
 router = APIRouter(include_in_schema=False)
@@ -27,9 +26,6 @@ PATH = "/settings/identity/signature"
 class _SignIn(SignatureIn):
     flow: str | None = None
 
-
-class _NoFields(_In):
-    pass
 
 
 @router.get(PATH)
@@ -42,7 +38,7 @@ async def signature_page(page: UiPage, rec: CabinetPage) -> Response:
 
 
 @router.post(PATH)
-async def signature_start(page: UiPage, form: Form[_NoFields], rec: CabinetPage) -> Response:
+async def signature_start(page: UiPage, form: Form[NoFieldsIn], rec: CabinetPage) -> Response:
     async with page.form(partial(signature_page, page, rec), form):
         statement = await page.services.esign.start(rec.account_id, page.ctx)
     return redirect(PATH + "?flow=" + statement.flow_id)

@@ -13,16 +13,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from dostup.web.api.letters import LetterCodeIn, LetterIn
-from dostup.web.api.schemas import _In
-from dostup.web.ui.page import CabinetPage, Form, UiPage
+from dostup.web.ui.page import CabinetPage, Form, NoFieldsIn, UiPage
 from dostup.web.ui.render import redirect
 
 router = APIRouter(include_in_schema=False)
 PATH = "/settings/identity/letter"
 
-
-class _NoFields(_In):
-    pass
 
 
 @router.get(PATH)
@@ -41,7 +37,7 @@ async def letter_order(page: UiPage, form: Form[LetterIn], rec: CabinetPage) -> 
 
 
 @router.post(PATH + "/cancel")
-async def letter_cancel(page: UiPage, form: Form[_NoFields], rec: CabinetPage) -> Response:
+async def letter_cancel(page: UiPage, form: Form[NoFieldsIn], rec: CabinetPage) -> Response:
     async with page.form(partial(letter_page, page, rec), form):
         await page.services.letters.cancel(rec.account_id, page.ctx)
     return redirect(PATH + "?cancelled=1")

@@ -175,6 +175,10 @@ class Form(Posted[M]):
 CHECKED = Depends(read_form)  # a post without fields still carries the CSRF token
 
 
+class NoFieldsIn(_In):
+    """A form that posts nothing but its CSRF token (a button: «Отменить», «Получить заявление» …)."""
+
+
 class FlowIn(_In):
     flow: str = ""
 
