@@ -202,6 +202,25 @@ class CatalogService(BaseModel):
     min_level: int = Field(default=1, ge=1, le=3)
 
 
+class EsignRevocationSettings(BaseModel):
+    """Revocation of the certificates behind a built-in e-signature check
+    (:mod:`dostup.selfservice.verification.esign.revocation`; RFC 5280 §6.3): the CRL at each certificate's
+    ``http://`` distribution point, for the signer's certificate and every intermediate.
+
+    ``mode``: ``strict`` (the default, in every mode) refuses a signature whose certificates' status cannot be
+    found out — no distribution point; a list that is unreachable, larger than ``max_bytes``, stale or not
+    signed by the issuing CA.  ``soft_fail`` accepts it then (a warning is logged and the confirmation's event
+    says ``revocation: unknown``): only for an operator whose CAs' lists are known to fail, who accepts that
+    whoever can block the list's host can pass a revoked certificate.  ``timeout_seconds`` bounds a whole
+    download; a list is kept until its ``nextUpdate``, at most ``cache_seconds`` (a revocation published
+    meanwhile is seen that much later; 0: fetched for every signature)."""
+
+    mode: Literal["strict", "soft_fail"] = "strict"
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    cache_seconds: int = Field(default=3600, ge=0, le=7 * DAY)
+
+
 class LevelSettings(BaseModel):
     """Levels of assurance (SPEC §4.8): «Упрощённая» → «Стандартная» → «Подтверждённая».
 
@@ -217,7 +236,8 @@ class LevelSettings(BaseModel):
     chooses the check — ``builtin`` (a CMS signature checked in Python, RSA/ECDSA, against the trusted roots
     in ``esign_trusted_roots``, PEM files) or ``service`` (an external verification service at
     ``esign_service_url``, requests signed with ``esign_service_secret``; it handles GOST).  Off unless the
-    chosen check is configured.  ``esign_statement_minutes``: how long a statement may be signed.
+    chosen check is configured.  ``esign_statement_minutes``: how long a statement may be signed;
+    ``esign_revocation``: how the built-in check finds out that a certificate was revoked (above).
     """
 
     enabled: bool | None = None
@@ -235,6 +255,7 @@ class LevelSettings(BaseModel):
     esign_service_secret: str = ""
     esign_service_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     esign_statement_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    esign_revocation: EsignRevocationSettings = EsignRevocationSettings()
 
     @property
     def esign_configured(self) -> bool:

@@ -3,7 +3,8 @@
 (SNILS 1.2.643.100.3, SN, G «Имя Отчество») and the detached CMS signatures are real (``cryptography``'s x509
 builder and ``PKCS7SignatureBuilder``): a «Стандартная» customer gets the statement, signs it and becomes
 «Подтверждённая»; every bad signature, certificate, person and statement is its own 4xx that changes nothing.
-The external verification service's adapter: ``test_levels_esign_service.py``."""
+The certificates name CRL distribution points a real local HTTP server answers (revocation itself:
+``test_levels_esign_revocation.py``).  The external verification service's adapter: ``test_levels_esign_service.py``."""
 
 from __future__ import annotations
 
@@ -26,18 +27,13 @@ from dostup.persistence.models import Account, Flow, SecurityEvent
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
 from dostup.settings import SettingsError
 from tests.factories import make_account, sign_in
-from tests.flows.esign_support import NOW, YEAR, Ca
+from tests.flows.esign_support import NOW, YEAR, Ca, ca_fixture, crls_fixture  # noqa: F401 - the fixtures ca, crls
 from tests.flows.levels_support import GOSUSLUGI, SNILS, bearer
 from tests.support import ApiSurface, Result, Surface, UiSurface, _api_result, make_settings, outbox
 
 PAGE = "/settings/identity/signature"
 API = "/api/v1/account/identity/signature"
 OTHER_SNILS = "112233446" + "00"  # another person's (the check digit does not matter to the certificate)
-
-
-@pytest.fixture
-def ca() -> Ca:
-    return Ca().with_intermediate()
 
 
 @pytest.fixture

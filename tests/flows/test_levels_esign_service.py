@@ -22,7 +22,7 @@ from dostup.core.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from dostup.selfservice.verification.esign.cms import CmsCheck
 from dostup.settings import SettingsError
 from tests.courier.conftest import Gateway, Reply, Request
-from tests.flows.esign_support import Ca
+from tests.flows.esign_support import Ca, Unrevoked
 from tests.flows.levels_support import GOSUSLUGI, SNILS
 from tests.flows.test_levels_esign import OTHER_SNILS, customer, events, flow_row, message, sign, start
 from tests.support import ApiSurface, make_settings
@@ -39,7 +39,7 @@ class Service:
     """The verification service: checks Dostup's HMAC, then the signature itself."""
 
     def __init__(self, ca: Ca) -> None:
-        self.check = CmsCheck([ca.root.cert])
+        self.check = CmsCheck([ca.root.cert], revocation=Unrevoked())
         self.verdict: dict[str, Any] | None = None  # a fixed answer instead of the real check
 
     def __call__(self, req: Request) -> Reply:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from dostup.core.errors import ServiceUnavailable, ValidationFailed
 from dostup.selfservice.verification.esign.cms import CmsCheck
 from dostup.selfservice.verification.esign.remote import _verdict
-from tests.flows.esign_support import NOW, Ca, Issued
+from tests.flows.esign_support import NOW, Ca, Issued, Unrevoked
 
 SNILS = "11223344595"
 TEXT = "ЗАЯВЛЕНИЕ\n\nЯ, Петрова Анна Сергеевна\n".encode()
@@ -35,7 +35,7 @@ def person(ca: Ca) -> Issued:
 
 
 def check(ca: Ca, der: bytes, content: bytes = TEXT) -> Any:
-    return asyncio.run(CmsCheck([ca.root.cert]).check(content, der, NOW.replace(tzinfo=None)))
+    return asyncio.run(CmsCheck([ca.root.cert], revocation=Unrevoked()).check(content, der, NOW.replace(tzinfo=None)))
 
 
 def refused(ca: Ca, der: bytes, content: bytes = TEXT) -> str:
@@ -115,7 +115,7 @@ def test_a_certificate_valid_when_checked_but_not_when_it_signed_is_refused(ca):
     der = ca.sign(young, TEXT)  # signingTime: now, before the certificate's start
     hour_later = (later + dt.timedelta(hours=1)).replace(tzinfo=None)
     with pytest.raises(ValidationFailed) as err:
-        asyncio.run(CmsCheck([ca.root.cert]).check(TEXT, der, hour_later))
+        asyncio.run(CmsCheck([ca.root.cert], revocation=Unrevoked()).check(TEXT, der, hour_later))
     assert err.value.message_id == "esign.cert_not_yet_valid"
 
 

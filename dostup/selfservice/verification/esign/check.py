@@ -18,7 +18,7 @@ from dostup.core.errors import ValidationFailed
 
 # Why a signature is refused: each is a message id ``esign.<reason>`` in the catalog.
 REASONS = ("not_cms", "wrong_statement", "bad_signature", "unsupported_algorithm", "untrusted", "cert_expired",
-           "cert_not_yet_valid", "key_usage", "no_person", "revoked", "invalid")
+           "cert_not_yet_valid", "key_usage", "no_person", "revoked", "revocation_unknown", "invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Signer:
     common_name: str = ""
     serial: str = ""  # the certificate's serial number, hex
     issuer: str = ""  # the issuing CA's common name (or its whole name)
+    revocation: str = ""  # the built-in check's "good" or (soft-fail) "unknown"; a service does not say
 
 
 class SignatureCheck(Protocol):

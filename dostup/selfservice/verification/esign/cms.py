@@ -5,12 +5,14 @@ signed attribute against the statement (a signature of other text is refused bef
 signature over the DER ``SET OF`` signed attributes with the signer certificate's key (RSA PKCS#1 v1.5 or
 PSS, ECDSA; SHA-2 only), the certificate's validity at verification time and at the claimed ``signingTime``
 (the statement is at most the flow's lifetime old, so the two are minutes apart), its key usage
-(``digitalSignature`` or ``nonRepudiation``), and a chain to one of the operator's trusted roots (each link's
-signature, validity and ``cA`` basic constraint; intermediates from the message itself).
+(``digitalSignature`` or ``nonRepudiation``), a chain to one of the operator's trusted roots (each link's
+signature, validity and ``cA`` basic constraint; intermediates from the message itself), and then — the URLs
+coming from certificates a trusted CA signed — that neither the signer's certificate nor an intermediate is
+revoked, by its issuer's CRL (:mod:`.revocation`).
 
 Not here: GOST R 34.10-2012 / 34.11-2012 — the algorithms of Russian qualified certificates — which
 Python's ``cryptography`` does not implement (such a signature is ``unsupported_algorithm``; use the
-verification-service adapter, :mod:`.remote`), and revocation (CRL, OCSP), which is the service's job too.
+verification-service adapter, :mod:`.remote`), and OCSP.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Sequence
+from typing import Protocol
 
 from asn1crypto import cms  # type: ignore[import-untyped]
 from cryptography import x509
@@ -27,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from dostup.selfservice.verification.esign.check import Signer, refused
+from dostup.selfservice.verification.esign.revocation import Link
 
 SNILS_OID = x509.ObjectIdentifier("1.2.643.100.3")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha224": hashes.SHA224, "sha256": hashes.SHA256,
@@ -44,11 +48,18 @@ def load_roots(paths: Sequence[str]) -> tuple[x509.Certificate, ...]:
     return tuple(roots)
 
 
+class Revocation(Protocol):
+    async def status(self, links: Sequence[Link], now: dt.datetime) -> str:
+        """What the confirmation records (``good``, ``unknown``), or a refusal (:mod:`.revocation`)."""
+        ...
+
+
 class CmsCheck:
     name = "builtin"
 
-    def __init__(self, roots: Sequence[x509.Certificate]) -> None:
+    def __init__(self, roots: Sequence[x509.Certificate], *, revocation: Revocation) -> None:
         self._roots = tuple(roots)
+        self._revocation = revocation
 
     async def check(self, content: bytes, signature: bytes, now: dt.datetime) -> Signer:
         now = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)  # the clock's naive UTC
@@ -80,20 +91,23 @@ class CmsCheck:
         for at in (now, signing_time) if signing_time is not None else (now,):
             _valid_at(signer, at)
         _key_usage(signer)
-        self._chain(signer, certs, now)
-        return _person(signer)
+        links = self._chain(signer, certs, now)
+        return _person(signer, revocation=await self._revocation.status(links, now))
 
-    def _chain(self, leaf: x509.Certificate, pool: Sequence[x509.Certificate], now: dt.datetime) -> None:
+    def _chain(self, leaf: x509.Certificate, pool: Sequence[x509.Certificate], now: dt.datetime) -> list[Link]:
+        """Each certificate from the signer's up and the CA that issued it, the last one's a trusted root."""
+        links: list[Link] = []
         current = leaf
         for _ in range(MAX_CHAIN):
             root = next((r for r in self._roots if _issued_by(current, r)), None)
             if root is not None:
                 _valid_at(root, now)
-                return
+                return [*links, (current, root)]
             issuer = next((c for c in pool if c != current and _issued_by(current, c)), None)
             if issuer is None:
                 raise refused("untrusted")
             _valid_at(issuer, now)
+            links.append((current, issuer))
             current = issuer
         raise refused("untrusted")
 
@@ -217,9 +231,9 @@ def _text(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _person(cert: x509.Certificate) -> Signer:
+def _person(cert: x509.Certificate, *, revocation: str) -> Signer:
     issuer = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return Signer(snils=_text(cert, SNILS_OID), surname=_text(cert, NameOID.SURNAME),
                   given_name=_text(cert, NameOID.GIVEN_NAME), common_name=_text(cert, NameOID.COMMON_NAME),
                   serial=format(cert.serial_number, "x"),
-                  issuer=str(issuer[0].value) if issuer else cert.issuer.rfc4514_string())
+                  issuer=str(issuer[0].value) if issuer else cert.issuer.rfc4514_string(), revocation=revocation)

@@ -246,7 +246,8 @@ class SignatureService:
             raise Conflict("esign.not_standard", code="not_standard")  # rolls the flow's move back too
         await L.cancel_pending(s, account.id, now)  # a letter still waiting with its code is not needed now
         record_event(s, kind="esign_confirmed", outcome="success", ctx=ctx, now=now, account_id=account.id,
-                     verifier=verifier, certificate=signer.serial, issuer=signer.issuer)
+                     verifier=verifier, certificate=signer.serial, issuer=signer.issuer,
+                     **({"revocation": signer.revocation} if signer.revocation else {}))
         if account.state == "active":
             self._notify(s, account, "identity_confirmed_esign", ctx, now)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dostup.selfservice.verification.esign.check import SignatureCheck
+from dostup.selfservice.verification.esign.crl_http import HttpCrlSource
 from dostup.selfservice.verification.esign.remote import ServiceCheck
-from dostup.settings import LevelSettings
+from dostup.selfservice.verification.esign.revocation import CrlRevocation
+from dostup.settings import EsignRevocationSettings, LevelSettings
 
 
 def configured_check(levels: LevelSettings) -> SignatureCheck | None:
@@ -16,4 +18,10 @@ def configured_check(levels: LevelSettings) -> SignatureCheck | None:
                             timeout=levels.esign_service_timeout_seconds)
     from dostup.selfservice.verification.esign.cms import CmsCheck, load_roots  # asn1crypto only where it is used
 
-    return CmsCheck(load_roots(levels.esign_trusted_roots))
+    return CmsCheck(load_roots(levels.esign_trusted_roots), revocation=_revocation(levels.esign_revocation))
+
+
+def _revocation(settings: EsignRevocationSettings) -> CrlRevocation:
+    """The CRLs, downloaded over HTTP and kept in this process (one instance per process: its cache)."""
+    source = HttpCrlSource(timeout=settings.timeout_seconds, max_bytes=settings.max_bytes)
+    return CrlRevocation(source=source, soft_fail=settings.mode == "soft_fail", cache_seconds=settings.cache_seconds)

@@ -1,0 +1,196 @@
+"""Is a certificate of the signature's chain revoked?  The built-in check's answer from certificate revocation
+lists (RFC 5280 §5, §6.3), for the signer's certificate and every intermediate (the root is the trust anchor).
+
+For each certificate: the CRL at one of its ``http://`` distribution points (a point limited to some reasons or
+naming another CRL issuer is skipped: its list alone does not cover the certificate), fetched by the injected
+:class:`CrlSource` (the HTTP adapter, :mod:`.crl_http`, bounds its time and size), and used only when it
+is a complete list of this issuer for this kind of certificate: issued under the CA's name, signed with its key
+(``cRLSign`` where its key usage says), current (``thisUpdate`` reached, ``nextUpdate`` ahead), neither a
+delta nor indirect, partitioned to another point or other certificates, nor carrying a critical extension we do
+not know (§6.3.3).  A usable list is kept per distribution point and issuer until its ``nextUpdate``, at most
+``cache_seconds``, in the process: each web process keeps its own (a list is public and signed, so sharing
+buys nothing but fewer downloads).  The checks run only after the chain to a trusted root held, so the URLs
+fetched are those a trusted CA wrote.
+
+A certificate on its issuer's list is ``revoked`` (422, counted like every refusal; a hold counts too: the
+certificate is not valid now).  When the status cannot be found out — ``revocation_unknown`` (422: the
+certificate names no usable point; only another certificate helps) or ``revocation_unavailable`` (503: the
+list could not be had or used; the CA's side, so it spends no try) — ``strict`` refuses and ``soft_fail``
+accepts, saying ``unknown``.  A revoked certificate is refused even where another's status is unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+
+from dostup.core.errors import DostupError, ServiceUnavailable
+from dostup.selfservice.verification.esign.check import refused
+
+log = logging.getLogger(__name__)
+
+GOOD, UNKNOWN = "good", "unknown"  # what a confirmation's event records as ``revocation``
+SKEW = dt.timedelta(minutes=5)  # a list stamped a little ahead of our clock is still the current one
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
+Link = tuple[x509.Certificate, x509.Certificate]  # a certificate and the CA that issued it
+_Key = tuple[str, bytes, bool]  # a kept list's distribution point, issuer's fingerprint, and "for a CA"
+
+
+class CrlUnavailable(Exception):
+    """No list could be had from a distribution point; the text says why (for the log, in English)."""
+
+
+class CrlSource(Protocol):
+    async def fetch(self, url: str) -> bytes:
+        """The body served at ``url``, or :class:`CrlUnavailable`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    crl: x509.CertificateRevocationList
+    until: dt.datetime
+
+
+class _Undetermined(Exception):
+    def __init__(self, error: DostupError) -> None:
+        super().__init__(error.message_id)
+        self.error = error
+
+
+class CrlRevocation:
+    def __init__(self, *, source: CrlSource, soft_fail: bool, cache_seconds: int) -> None:
+        self._source = source
+        self.soft_fail = soft_fail
+        self._keep = dt.timedelta(seconds=cache_seconds)
+        self._kept: dict[_Key, _Kept] = {}
+
+    async def status(self, links: Sequence[Link], now: dt.datetime) -> str:
+        """:data:`GOOD` when no issuer lists its certificate; :data:`UNKNOWN` (``soft_fail`` only) when some
+        status could not be found out; ``revoked`` refused, or the first undetermined one's error (module)."""
+        undetermined: list[DostupError] = []
+        for cert, issuer in links:
+            try:
+                crl = await self._current(cert, issuer, now)
+            except _Undetermined as exc:
+                undetermined.append(exc.error)
+                continue
+            if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+                raise refused("revoked")
+        if undetermined and not self.soft_fail:
+            raise undetermined[0]
+        return UNKNOWN if undetermined else GOOD
+
+    async def _current(self, cert: x509.Certificate, issuer: x509.Certificate,
+                       now: dt.datetime) -> x509.CertificateRevocationList:
+        urls = distribution_points(cert)
+        if not urls:
+            log.warning("no http CRL distribution point in the certificate %x of %s",  # not its subject: a SNILS
+                        cert.serial_number, cert.issuer.rfc4514_string())
+            raise _Undetermined(refused("revocation_unknown"))
+        for_ca = _is_ca(cert)
+        for url in urls:
+            key = (url, issuer.fingerprint(hashes.SHA256()), for_ca)
+            kept = self._kept.get(key)
+            if kept is not None and now < kept.until:
+                return kept.crl
+            try:
+                crl = usable_crl(await self._source.fetch(url), url=url, issuer=issuer, for_ca=for_ca, now=now)
+            except CrlUnavailable as exc:
+                log.warning("CRL %s unusable: %s", url, exc)
+                continue
+            self._remember(key, crl, now)
+            return crl
+        raise _Undetermined(ServiceUnavailable("esign.revocation_unavailable", code="revocation_unavailable"))
+
+    def _remember(self, key: _Key, crl: x509.CertificateRevocationList, now: dt.datetime) -> None:
+        for stale in [k for k, v in self._kept.items() if v.until <= now]:
+            del self._kept[stale]
+        next_update = crl.next_update_utc
+        assert next_update is not None  # usable_crl refuses a list without one
+        self._kept[key] = _Kept(crl, min(next_update, now + self._keep))
+
+
+def distribution_points(cert: x509.Certificate) -> list[str]:
+    """The ``http://`` URLs of the certificate's complete CRLs (RFC 5280 §4.2.1.13)."""
+    points = _extension(cert.extensions, x509.CRLDistributionPoints) or ()
+    return [name.value for point in points if point.reasons is None and point.crl_issuer is None
+            for name in point.full_name or () if isinstance(name, x509.UniformResourceIdentifier)
+            and name.value.lower().startswith("http://")]
+
+
+def usable_crl(raw: bytes, *, url: str, issuer: x509.Certificate, for_ca: bool,
+               now: dt.datetime) -> x509.CertificateRevocationList:
+    """``raw`` as a complete, current CRL of ``issuer`` that covers a certificate of this kind, fetched from
+    ``url``, or :class:`CrlUnavailable` (RFC 5280 §6.3.3)."""
+    crl = _parse(raw)
+    if crl.issuer != issuer.subject:
+        raise CrlUnavailable("issued under another name")
+    _signed_by(crl, issuer)
+    next_update = crl.next_update_utc
+    if crl.last_update_utc > now + SKEW:
+        raise CrlUnavailable(f"thisUpdate {crl.last_update_utc:%Y-%m-%d %H:%M} is ahead")
+    if next_update is None or next_update <= now:
+        raise CrlUnavailable(f"stale: nextUpdate {next_update or 'absent'}")
+    _covers(crl, url=url, for_ca=for_ca)
+    return crl
+
+
+def _parse(raw: bytes) -> x509.CertificateRevocationList:
+    try:
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(raw)
+        return x509.load_der_x509_crl(raw)
+    except ValueError:
+        raise CrlUnavailable("not a CRL") from None
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> None:
+    usage = _extension(issuer.extensions, x509.KeyUsage)
+    if usage is not None and not usage.crl_sign:
+        raise CrlUnavailable("the issuer's key usage has no cRLSign")
+    try:
+        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except (TypeError, ValueError, UnsupportedAlgorithm):
+        valid = False
+    if not valid:
+        raise CrlUnavailable("not signed by the issuing CA's key")
+
+
+def _covers(crl: x509.CertificateRevocationList, *, url: str, for_ca: bool) -> None:
+    """Neither a delta, indirect, nor limited to other reasons, certificates or points (§5.2.4, §5.2.5)."""
+    for ext in crl.extensions:
+        if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
+            raise CrlUnavailable(f"an unknown critical extension {ext.oid.dotted_string}")
+    if _extension(crl.extensions, x509.DeltaCRLIndicator) is not None:
+        raise CrlUnavailable("a delta CRL")
+    idp = _extension(crl.extensions, x509.IssuingDistributionPoint)
+    if idp is None:
+        return
+    if idp.indirect_crl or idp.only_some_reasons or idp.only_contains_attribute_certs:
+        raise CrlUnavailable("indirect or partial")
+    if (idp.only_contains_user_certs and for_ca) or (idp.only_contains_ca_certs and not for_ca):
+        raise CrlUnavailable("for another kind of certificate")
+    names = [n.value for n in idp.full_name or () if isinstance(n, x509.UniformResourceIdentifier)]
+    if names and url not in names:
+        raise CrlUnavailable("the list of another distribution point")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    constraints = _extension(cert.extensions, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
+
+
+def _extension(extensions: x509.Extensions, kind: type[_E]) -> _E | None:
+    try:
+        return extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
