@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from dataclasses import dataclass, field
 
 from dostup.accounts.catalogue import CatalogueEntry
@@ -26,7 +27,7 @@ from dostup.admin.search import AccountSearch
 from dostup.admin.support import SupportQueue
 from dostup.admin.users_import import UserImporter
 from dostup.admin.verifications import VerificationQueue
-from dostup.core.clock import Clock, SystemClock
+from dostup.core.clock import Clock, SystemClock, time_zone
 from dostup.core.crypto import Keyring
 from dostup.core.i18n import Catalog
 from dostup.courier.build import courier_worker, db_timeouts, housekeeping
@@ -77,7 +78,7 @@ from dostup.selfservice.methods.totp.login import TotpLogin
 from dostup.selfservice.methods.totp.reauth import TotpReauth
 from dostup.selfservice.methods.totp.settings import TotpSettings
 from dostup.selfservice.methods.totp.strategy import TotpCodes
-from dostup.selfservice.notices import account_notifier
+from dostup.selfservice.notices import SignInNotice, account_notifier
 from dostup.selfservice.reauth import ReauthService
 from dostup.selfservice.recovery.service import RecoveryService
 from dostup.selfservice.registration.forms import RegistrationForms
@@ -231,6 +232,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         first_factors=[PasswordLogin(hasher), TemporaryPasswordLogin(db, codes, clock)],
         second_factors=second_factors, ceremonies=ceremonies,
         signed_flows=SignedFlows(keyring, PasskeyCeremony.id) if rp else None,
+        signin_notice=SignInNotice(outbox, sms_countries, time_zone(settings.time_zone) or dt.UTC),
+        wake_courier=worker.wake,
     )
     registration = RegistrationService(
         RegistrationPolicy(enumeration_safe=enumeration_safe, captcha=preset.registration_captcha,

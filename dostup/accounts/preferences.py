@@ -1,7 +1,8 @@
 """Notification preferences («Настройка уведомлений»): which kinds of message go on which channel.
 
-Kinds: ``security`` (sign-ins, password and contact changes, recovery) is mandatory — a user
-must always hear about their account being touched; ``service`` (news about orders and services)
+Kinds: ``security`` (password and contact changes, recovery, new keys and factors) is mandatory — a
+user must always hear about their account being touched; ``signin`` («Вход в личный кабинет», a notice
+of every completed sign-in) is optional and off by default; ``service`` (news about orders and services)
 is optional and on by default; ``marketing`` is optional and goes out only while the marketing
 consent is in force (38-ФЗ «О рекламе» ст. 18, 152-ФЗ ст. 9): withdrawing the consent turns every
 marketing channel off at once, whatever the channel choices say.
@@ -19,11 +20,12 @@ from dostup.accounts.consents import MARKETING, latest_consent
 from dostup.persistence.models import NotificationPreference
 
 SECURITY = "security"
+SIGNIN = "signin"
 SERVICE = "service"
-KINDS = (SECURITY, SERVICE, MARKETING)
+KINDS = (SECURITY, SIGNIN, SERVICE, MARKETING)
 CHANNELS = ("sms", "email")
 MANDATORY = frozenset({SECURITY})
-DEFAULTS = {SECURITY: True, SERVICE: True, MARKETING: True}
+DEFAULTS = {SECURITY: True, SIGNIN: False, SERVICE: True, MARKETING: True}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Protocol
 
+from dostup.accounts import preferences as P
 from dostup.core.context import Context
 from dostup.core.errors import ValidationFailed
 from dostup.courier.outbox import Outbox
-from dostup.persistence.db import Adds
+from dostup.persistence.db import Adds, Raw
 from dostup.persistence.models import Account
 
 AccountNotice = Callable[[Adds, Account, str, Context, dt.datetime], None]
+SignInWanted = tuple[str, str, str | None]  # (channel, address, locale) of a sign-in notice
 
 
 def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[str, str] | None:
@@ -26,7 +31,7 @@ def notice_destination(account: Account, sms_countries: Sequence[str]) -> tuple[
     return found[0] if found else None
 
 
-def notice_destinations(account: Account, sms_countries: Sequence[str]) -> list[tuple[str, str]]:
+def notice_destinations(account: Contacts, sms_countries: Sequence[str]) -> list[tuple[str, str]]:
     """Every (channel, address) a notice may go to, in the order tried: the confirmed phone by SMS (a mobile
     of an SMS country), the confirmed email."""
     from dostup.identity.phone import parse_phone
@@ -54,3 +59,67 @@ def account_notifier(outbox: Outbox, sms_countries: Sequence[str]) -> AccountNot
                            account_id=account.id)
 
     return notify
+
+
+class Contacts(Protocol):
+    """What :func:`notice_destinations` reads of an account (an :class:`Account`, or the columns alone)."""
+
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def phone_verified_at(self) -> object: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def email_verified_at(self) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    phone: str | None
+    phone_verified_at: object
+    email: str | None
+    email_verified_at: object
+    locale: str | None
+
+
+# The account's contacts with its «Вход в личный кабинет» choices (``signin``): one indexed read by primary keys.
+_SIGNIN_CHOICES = (
+    "SELECT a.phone, a.phone_verified_at, a.email, a.email_verified_at, a.locale, p.channel, p.enabled"
+    " FROM accounts a LEFT JOIN notification_preferences p ON p.account_id = a.id AND p.kind = :kind"
+    " WHERE a.id = :id"
+)
+
+
+class SignInNotice:
+    """«Вход в личный кабинет»: every completed sign-in told to the customer, if they asked for it in
+    «Настройка уведомлений» (kind ``signin``, off by default: an SMS at every sign-in costs the company and
+    annoys most people).  It goes where the other optional notices go — the confirmed phone by SMS, else the
+    confirmed email, the first whose channel is ticked — in the sign-in's own unit of work, with the time,
+    the address and (by email) the browser, and what to do if it was not them."""
+
+    def __init__(self, outbox: Outbox, sms_countries: Sequence[str], zone: tzinfo) -> None:
+        self._outbox = outbox
+        self._sms_countries = sms_countries
+        self._zone = zone
+
+    def wanted(self, raw: Raw, account_id: str) -> SignInWanted | None:
+        """(channel, address, locale) of the notice this account wants at a sign-in, or None."""
+        rows = raw.all(_SIGNIN_CHOICES, {"kind": P.SIGNIN, "id": account_id})
+        if not rows:
+            return None
+        chosen = {row[5]: bool(row[6]) for row in rows if row[5] is not None}
+        recipient = _Recipient(*rows[0][:5])
+        for channel, to in notice_destinations(recipient, self._sms_countries):
+            if chosen.get(channel, P.DEFAULTS[P.SIGNIN]):
+                return channel, to, recipient.locale
+        return None
+
+    def write(self, batch: Adds, account_id: str, wanted: SignInWanted, ctx: Context,
+              now: dt.datetime) -> None:
+        channel, to, locale = wanted
+        when = now.replace(tzinfo=dt.UTC).astimezone(self._zone)
+        self._outbox.enqueue(batch, kind="signin", channel=channel, to=to, now=now, locale=locale or ctx.locale,
+                             account_id=account_id,
+                             params={"when": f"{when:%d.%m.%Y %H:%M} ({when.tzname()})", "ip": ctx.ip,
+                                     "device": " ".join(ctx.user_agent.split())[:160] or "—"})

@@ -211,9 +211,9 @@ async def test_defaults_follow_the_registration_consent_and_security_is_mandator
     me = SettingsClient(surface)
     state = await me.notification_state()
     assert state["marketing_consent"] is True
-    assert all(i["enabled"] for i in state["items"])
+    assert all(i["enabled"] != (i["kind"] == "signin") for i in state["items"])  # sign-in messages: asked for
     assert all(i["mandatory"] == (i["kind"] == "security") for i in state["items"])
-    assert {i["kind"] for i in state["items"]} == {"security", "service", "marketing"}
+    assert {i["kind"] for i in state["items"]} == {"security", "signin", "service", "marketing"}
     page = (await me.page("/settings/notifications")).text
     assert 'name="security_sms" aria-label' in page and "checked disabled" in page
     assert "Настройка уведомлений" in page and "Изменить пароль" in page
@@ -281,7 +281,7 @@ async def test_api_refuses_unknown_kinds_channels_and_values(client_factory, ser
     r = await me.api("PUT", "/notifications", body)
     assert r.status == 422 and r.field in ("preferences", "marketing_consent"), (r.status, r.field)
     state = await me.notification_state()
-    assert all(i["enabled"] for i in state["items"] if i["kind"] != "marketing")
+    assert all(i["enabled"] for i in state["items"] if i["kind"] not in ("marketing", "signin"))
 
 
 async def test_settings_speak_english_when_asked(surface, services):

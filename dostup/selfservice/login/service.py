@@ -22,6 +22,7 @@ when the account has its credential, but does not by itself make the password ne
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -65,6 +66,7 @@ from dostup.selfservice.login.flow import (
     State,
     Verdict,
 )
+from dostup.selfservice.notices import SignInNotice, SignInWanted
 from dostup.session.service import IssuedSession, SessionService
 from dostup.session.strength import Strength, is_unrestricted
 from dostup.settings import LimitSettings
@@ -122,6 +124,8 @@ class LoginService:
         second_factors: list[SecondFactor],
         ceremonies: list[Ceremony] | None = None,
         signed_flows: SignedFlows | None = None,
+        signin_notice: SignInNotice | None = None,
+        wake_courier: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -137,6 +141,8 @@ class LoginService:
         self._second = {m.id: m for m in second_factors}
         self.ceremonies = {m.id: m for m in ceremonies or []}
         self._signed = signed_flows  # a sign-in's ceremony by itself: its flow stored only when answered
+        self._signin_notice = signin_notice  # «Вход в личный кабинет», for those who asked for it
+        self._wake_courier = wake_courier
         self.per_ip = Rule("signin-ip", limits.signin_per_ip_per_minute, 60)
         # A ceremony's start writes a flow row but guesses nothing (its answer is a signature), and
         # browsers start one on every sign-in page for autofill: a wider bound than for passwords.
@@ -213,15 +219,30 @@ class LoginService:
         """The session at the end of a sign-in (also of one a method finished by itself, such as
         the passcode on a bound device), with its success event."""
         now = self._clock.now()
+        notice = await self._db.read_raw(lambda raw: self._notice_in(raw, account_id)) if self._signin_notice else None
         async with self._db.append() as batch:  # the usual case only adds rows: the lighter unit of work
-            return self._issue_in(batch, account_id, method, remember, strength, ctx, now, **detail)
+            issued = self._issue_in(batch, account_id, method, remember, strength, ctx, now, notice, **detail)
+        self._told(notice)
+        return issued
 
     def _issue_in(self, batch: Adds, account_id: str, method: str, remember: bool, strength: Strength,
-                  ctx: Context, now: dt.datetime, **detail: object) -> IssuedSession:
+                  ctx: Context, now: dt.datetime, notice: SignInWanted | None, **detail: object) -> IssuedSession:
+        """The success event and the session, and the sign-in notice the account asked for (``notice``,
+        read by :meth:`_notice_in`), in the caller's unit of work."""
         record_event(batch, kind="login", outcome="success", ctx=ctx, now=now, account_id=account_id,
                      method=method, amr=list(strength.amr), **detail)
+        if notice is not None and self._signin_notice is not None:
+            self._signin_notice.write(batch, account_id, notice, ctx, now)
         return self._sessions.issue(batch, account_id=account_id, ctx=ctx, remember=remember,
                                     strength=strength, kind="cookie" if ctx.surface == "ui" else "bearer")
+
+    def _notice_in(self, raw: Raw, account_id: str) -> SignInWanted | None:
+        return self._signin_notice.wanted(raw, account_id) if self._signin_notice is not None else None
+
+    def _told(self, notice: SignInWanted | None) -> None:
+        """After the unit committed: the courier sends the sign-in notice now rather than at its next poll."""
+        if notice is not None and self._wake_courier is not None:
+            self._wake_courier()
 
     async def proven(self, account: Account, method: str, strength: Strength, remember: bool, ctx: Context,
                      **detail: object) -> LoginOutcome:
@@ -338,9 +359,10 @@ class LoginService:
                 raise NotFound("flow.not_found")
             login = LoginData.from_json(data)
             # One success event for the sign-in: its ``second_factor`` and ``amr`` say how it was made.
+            notice = self._notice_in(raw, account_id)
             session = self._issue_in(raw, account_id, login.identifier, login.remember,
-                                     login.strength.combined(added.strength), ctx, now, second_factor=method)
-            return _Step(None, succeeded=attempt, outcome=LoginOutcome(account, session))
+                                     login.strength.combined(added.strength), ctx, now, notice, second_factor=method)
+            return _Step(None, succeeded=attempt, outcome=LoginOutcome(account, session), told=notice)
 
         step = await self._db.run_raw(job)
         if early is not None:  # the store is not the database: its counters move after the unit
@@ -351,6 +373,7 @@ class LoginService:
         if step.error is not None:
             raise step.error
         assert step.outcome is not None
+        self._told(step.told)
         return step.outcome
 
     @staticmethod
@@ -430,8 +453,10 @@ class LoginService:
         if signed is not None and not counted_in_unit:
             await self.count_ceremony(ctx)
         signed_method = self._signed.method if self._signed is not None else ""
+        told: SignInWanted | None = None
 
         def job(raw: Raw) -> tuple[Spent | None, AccountSummary | DostupError, IssuedSession | None]:
+            nonlocal told
             work = ceremonies.Work(raw, now)
             if signed is None:
                 flow = ceremonies.spend(raw, flow_id, kind=KIND, now=now)
@@ -465,10 +490,8 @@ class LoginService:
                 strength = result.strength
             # One success event for the sign-in, a second step's too: ``second_factor`` and ``amr`` say how.
             detail = {**result.detail, "second_factor": method} if parent else result.detail
-            record_event(raw, kind="login", outcome="success", ctx=ctx, now=now, account_id=account.id,
-                         method=method, amr=list(strength.amr), **detail)
-            session = self._sessions.issue(raw, account_id=account.id, ctx=ctx, remember=data.remember,
-                                           strength=strength, kind="cookie" if ctx.surface == "ui" else "bearer")
+            told = self._notice_in(raw, account.id)
+            session = self._issue_in(raw, account.id, method, data.remember, strength, ctx, now, told, **detail)
             return flow, account, session
 
         flow, outcome, session = await self._db.run_raw(job)
@@ -477,6 +500,7 @@ class LoginService:
             if parent and flow is not None and flow.account_id:
                 await self._second_step_failed(str(parent), flow.account_id, ctx)
             raise outcome
+        self._told(told)
         return LoginOutcome(outcome, session)
 
     async def _second_step_failed(self, parent: str, account_id: str, ctx: Context) -> None:
@@ -496,6 +520,7 @@ class _Step:
     failed: Attempt | None = None
     succeeded: Attempt | None = None
     outcome: LoginOutcome | None = None
+    told: SignInWanted | None = None  # the sign-in notice written with the session
 
 
 def _second_step_done(work: ceremonies.Work, parent: str) -> LoginData:
