@@ -249,6 +249,7 @@ def purge() -> None:
     Safe beside running workers; with the in-process courier (no `dostup worker`) run it from cron.
     """
     from dostup.core.clock import SystemClock
+    from dostup.core.crypto import Keyring
     from dostup.courier.build import db_timeouts, housekeeping
     from dostup.persistence.db import Database
     from dostup.persistence.migrate import migrate as _migrate
@@ -259,7 +260,7 @@ def purge() -> None:
         await _migrate(settings.database_url)
         db = Database(settings.database_url, timeouts=db_timeouts(settings))
         try:
-            return await housekeeping(settings.housekeeping, db, SystemClock()).purge()
+            return await housekeeping(settings.housekeeping, db, SystemClock(), Keyring(settings.secret_key)).purge()
         finally:
             await db.dispose()
 

@@ -256,6 +256,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
     required = preset.require_company if settings.require_company is None else settings.require_company
     companies = CompanyService(proof=CompanyCode(code), db=db, clock=clock, limiter=limiter, required=required)
     levels_on = preset.account_levels if settings.levels.enabled is None else settings.levels.enabled
+    passport = PassportSeal(keyring)
     verifier: Verifier = (RegistryVerifier(settings.levels, settings.public_url)
                           if settings.levels.verifier == "registry" else OperatorQueue())
     verification = VerificationService(db=db, clock=clock, verifier=verifier, catalog=catalog, outbox=outbox,
@@ -322,7 +323,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
                                        notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake),
         verification=verification,
         verification_queue=VerificationQueue(db, clock, verification.answer_in, worker.wake,
-                                             notify=account_notifier(outbox, sms_countries), enabled=levels_on),
+                                             notify=account_notifier(outbox, sms_countries), enabled=levels_on,
+                                             passports=passport.check),
         esign=SignatureService(db=db, clock=clock, check=configured_check(settings.levels),
                                notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
                                enabled=levels_on, product=preset.product_name,
@@ -336,12 +338,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None, catalog: C
         print_queue=PrintQueue(db, clock, letter_codes, enabled=levels_on),
         bank=BankConfirmation(db=db, clock=clock, client=social.client, public_url=settings.public_url,
                               notify=account_notifier(outbox, sms_countries), wake_courier=worker.wake,
-                              enabled=levels_on, passport=PassportSeal(keyring)),
+                              enabled=levels_on, passport=passport),
         social=social,
         social_settings=SocialSettings(db=db, clock=clock, providers=social.providers, reauth=reauth, outbox=outbox,
                                        sms_countries=sms_countries, wake_courier=worker.wake),
         social_registration=SocialRegistration(db=db, clock=clock, registration=registration,
                                                providers={p.id: p for p in social.providers}),
         legal=LegalDocuments.load(preset.name),
-        housekeeping=housekeeping(settings.housekeeping, db, clock),
+        housekeeping=housekeeping(settings.housekeeping, db, clock, keyring),
     )

@@ -5,9 +5,11 @@ A request submitted with the ``operator`` verifier waits in ``verification_reque
 the waiting ones (oldest first, with the data to compare against the documents) and approves or rejects
 each with a reason.  Listing shows passport and SNILS data, so it is audited like the account card
 (SECURITY.md: every operator view of them is audited), and so is each answer, in the unit of work that
-records it.  A rejection's reason is what the customer is told.  The same operators confirm identity in
-person (:meth:`VerificationQueue.confirm_identity`: «Стандартная» → «Подтверждённая»).  An operator answers customers' requests
-only — never their own — as for the other actions (:mod:`dostup.admin.accounts`).
+records it.  The request keeps the passport sealed (:mod:`dostup.core.passport`): the listing opens it (a
+request written before it was sealed is shown as it is).  A rejection's reason is what the customer is told.
+The same operators confirm identity in person (:meth:`VerificationQueue.confirm_identity`: «Стандартная» →
+«Подтверждённая»).  An operator answers customers' requests only — never their own — as for the other actions
+(:mod:`dostup.admin.accounts`).
 
 The answer itself (the level, the event, the notice) is the verification flow's; the composition root
 passes it in (``answer``), as admin does not import the flows.
@@ -32,6 +34,7 @@ from dostup.admin.search import operator_reason
 from dostup.core.clock import Clock, UtcTime
 from dostup.core.context import Context
 from dostup.core.errors import Conflict, Forbidden, NotFound
+from dostup.core.passport import PassportSealer
 from dostup.persistence.db import Database
 from dostup.persistence.models import Account
 from dostup.persistence.models_levels import IdentityProfile, VerificationRequest
@@ -62,7 +65,8 @@ class PendingPage:
 
 class VerificationQueue:
     def __init__(self, db: Database, clock: Clock, answer: Answer, wake_courier: Callable[[], None],
-                 notify: Notice | None = None, *, enabled: bool = True) -> None:
+                 notify: Notice | None = None, *, passports: PassportSealer, enabled: bool = True) -> None:
+        self._passports = passports  # a waiting request keeps the passport sealed (dostup.core.passport)
         self._notify = notify  # a notice to the customer's confirmed phone or email
         self._enabled = enabled  # levels are on (as the customers' side): otherwise every call is 404
         self._db = db
@@ -85,8 +89,8 @@ class VerificationQueue:
         async with self._db.write() as s:
             shown, after = await oldest_first(s, rows, r.created_at, r.id, after, PER_PAGE)
             s.add(entry(staff_id, "verification_queue", why, ctx, now, {"requests": [row.id for row in shown]}))
-        items = [PendingRequest(row.id, row.account_id, row.phone, row.email, row.created_at, dict(row.data or {}))
-                 for row in shown]
+        items = [PendingRequest(row.id, row.account_id, row.phone, row.email, row.created_at,
+                                self._passports.open_within(row.data or {})) for row in shown]
         return PendingPage(items, after)
 
     async def confirm_identity(self, staff_id: str, staff_role: str, account_id: str, reason: str | None,

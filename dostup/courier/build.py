@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dostup.core.clock import Clock, SystemClock
+from dostup.core.crypto import Keyring
+from dostup.core.passport import CHECK, PROFILE, PassportSealer
 from dostup.courier.channels import Channel
 from dostup.courier.channels.dev import DevOutboxChannel
 from dostup.courier.channels.registry import RegistryChannel
@@ -21,6 +23,7 @@ from dostup.courier.channels.smtp import SmtpChannel
 from dostup.courier.worker import Worker, claim_seconds
 from dostup.persistence.db import Database, Timeouts
 from dostup.persistence.housekeeping import Housekeeping, Retention
+from dostup.persistence.reseal import Reseal
 from dostup.settings import HousekeepingSettings, Settings
 
 
@@ -36,7 +39,8 @@ def make_channels(settings: Settings, clock: Clock | None = None) -> dict[str, C
         sms = DevOutboxChannel()
     channels = {"email": email, "sms": sms}
     if settings.levels.verifier == "registry":  # verification requests to the identity registry (SPEC §4.8)
-        channels["registry"] = RegistryChannel(settings.levels, clock or SystemClock())
+        channels["registry"] = RegistryChannel(settings.levels, clock or SystemClock(),
+                                               PassportSealer(Keyring(settings.secret_key), CHECK))
     return channels
 
 
@@ -54,14 +58,19 @@ def courier_worker(settings: Settings, db: Database, clock: Clock) -> Worker:
     return Worker(settings.courier, db, make_channels(settings, clock), clock, claim)
 
 
-def housekeeping(settings: HousekeepingSettings, db: Database, clock: Clock) -> Housekeeping:
-    """The housekeeping job with the retention of ``DOSTUP_HOUSEKEEPING__*``."""
+def housekeeping(settings: HousekeepingSettings, db: Database, clock: Clock,
+                 keyring: Keyring | None = None) -> Housekeeping:
+    """The housekeeping job with the retention of ``DOSTUP_HOUSEKEEPING__*``; with the instance's ``keyring`` it
+    also seals the passports written in clear before they were sealed (:mod:`dostup.persistence.reseal`)."""
+    reseal = None if keyring is None else Reseal(
+        db, profiles=PassportSealer(keyring, PROFILE), checks=PassportSealer(keyring, CHECK),
+        batch_size=settings.batch_size, pause_seconds=settings.pause_seconds)
     return Housekeeping(db, clock.now, Retention(
         grace=dt.timedelta(seconds=settings.grace_seconds),
         ended_sessions=dt.timedelta(seconds=settings.ended_sessions_seconds),
         security_events=dt.timedelta(days=settings.security_events_days) if settings.security_events_days else None,
         support_requests=dt.timedelta(days=settings.support_requests_days),
-        batch_size=settings.batch_size, pause_seconds=settings.pause_seconds))
+        batch_size=settings.batch_size, pause_seconds=settings.pause_seconds), reseal)
 
 
 @dataclass
@@ -89,5 +98,6 @@ def courier_process(settings: Settings) -> CourierProcess:
     """The worker of a ``dostup worker`` process, its housekeeping and the database they own."""
     db = Database(settings.database_url, timeouts=db_timeouts(settings))
     clock = SystemClock()
-    return CourierProcess(courier_worker(settings, db, clock), housekeeping(settings.housekeeping, db, clock),
+    return CourierProcess(courier_worker(settings, db, clock),
+                          housekeeping(settings.housekeeping, db, clock, Keyring(settings.secret_key)),
                           settings.housekeeping, db)

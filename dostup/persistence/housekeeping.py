@@ -35,6 +35,11 @@ expiry becomes what the customer's next order or code would make it — ``cancel
 the print queue — ``batch_size`` letters a transaction, through ``(state, expires_at)``.  Its count is reported
 under ``verification_requests``.
 
+Not deleted but sealed: a passport still in clear from before it was sealed — a profile's old columns, a waiting
+check's copy of the person — moves into its sealed form (:mod:`dostup.persistence.reseal`, given the seals by the
+process that runs the job), ``batch_size`` rows a transaction; reported as ``identity_profiles_sealed`` and
+``verification_requests_sealed``.
+
 Not purged: accounts (a deleted one is a tombstone), consents and operator actions (records kept
 by law and for audit), the outbox (the notification history), OIDC consents and keys,
 devices, credentials, companies, contracts, verification requests (the record of what was checked).
@@ -91,6 +96,7 @@ from dostup.persistence.db import Database
 from dostup.persistence.models import Base
 from dostup.persistence.models_levels import VerificationRequest
 from dostup.persistence.models_support import MAX_MESSAGES, SupportMessage, SupportRequest
+from dostup.persistence.reseal import Reseal
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +244,13 @@ def closed_requests_statement(*, postgresql: bool) -> Select[Any]:
 
 class Housekeeping:
     """Deletes what :data:`TARGETS` says, in batches, then the support requests past their retention, and ends
-    the expired letters; :meth:`run_forever` every ``interval``."""
+    the expired letters, and seals what :class:`Reseal` finds in clear; :meth:`run_forever` every ``interval``."""
 
-    def __init__(self, db: Database, now: Now, retention: Retention) -> None:
+    def __init__(self, db: Database, now: Now, retention: Retention, reseal: Reseal | None = None) -> None:
         self._db = db
         self._now = now
         self.retention = retention
+        self._reseal = reseal  # None: no instance key here (a test's second job), nothing sealed
         postgresql = not db.is_sqlite
         self._statements = [(t, delete_statement(t, postgresql=postgresql)) for t in TARGETS]
         self._end_letters = end_letters_statement(postgresql=postgresql)
@@ -263,6 +270,8 @@ class Housekeeping:
             counts[target.table] += await self._batches(stmt, {"before": now - keep, "now": now})
         counts["verification_requests"] = await self._batches(self._end_letters, {"now": now})
         counts.update(await self._delete_support(now - self.retention.support_requests))
+        if self._reseal is not None:
+            counts.update(await self._reseal.run())
         return counts
 
     async def _batches(self, stmt: Delete | Update, values: dict[str, object]) -> int:

@@ -18,7 +18,8 @@ from tests.support import TEST_SECRET
 
 TABLES = {"flows", "codes", "counters", "spent_challenges", "oidc_codes", "oidc_tokens", "oidc_grants", "sessions",
           "security_events", "support_messages", "support_requests",
-          "verification_requests"}  # letters past their expiry: ended, not deleted
+          "verification_requests",  # letters past their expiry: ended, not deleted
+          "identity_profiles_sealed", "verification_requests_sealed"}  # passports from before they were sealed
 
 
 def _text(value: dt.datetime) -> str:
@@ -90,3 +91,36 @@ def test_the_worker_command_purges_at_its_start(tmp_path):
             worker.wait()
         assert worker.stderr is not None
         worker.stderr.close()
+
+
+def test_purge_seals_a_passport_written_in_clear_with_the_instance_key(tmp_path):
+    """A profile saved before migration 0051: ``dostup admin purge`` seals its passport (it has the instance key),
+    and the profile then opens with that key only."""
+    from dostup.core.crypto import Keyring
+    from dostup.core.passport import PROFILE, PassportSealer
+
+    assert _run(tmp_path, "migrate").returncode == 0
+    now = _text(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    conn = sqlite3.connect(tmp_path / "cli.db")
+    try:
+        with conn:
+            conn.execute("INSERT INTO identity_profiles (account_id, level, no_middle_name, passport_series, "
+                         "passport_number, passport_issued_on, passport_division_code, passport_issuer, updated_at) "
+                         "VALUES ('old', 1, 0, '4508', '123456', '2010-06-17', '770-001', 'ОВД', ?)", (now,))
+    finally:
+        conn.close()
+    r = _run(tmp_path, "admin", "purge", DOSTUP_SECRET_KEY=TEST_SECRET)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["identity_profiles_sealed"] == 1
+    conn = sqlite3.connect(tmp_path / "cli.db")
+    try:
+        row = conn.execute("SELECT passport, passport_series, passport_number, passport_issuer FROM identity_profiles"
+                           ).fetchone()
+    finally:
+        conn.close()
+    assert row[1:] == (None, None, None) and "123456" not in row[0]
+    assert PassportSealer(Keyring(TEST_SECRET), PROFILE).open(row[0]) == {
+        "passport_series": "4508", "passport_number": "123456", "passport_issued_on": "2010-06-17",
+        "passport_division_code": "770-001", "passport_issuer": "ОВД"}
+    again = _run(tmp_path, "admin", "purge", DOSTUP_SECRET_KEY=TEST_SECRET)
+    assert json.loads(again.stdout)["identity_profiles_sealed"] == 0

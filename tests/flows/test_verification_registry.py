@@ -16,15 +16,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from dostup.core.crypto import Keyring
 from dostup.core.signatures import sign, signed_headers, unix_time, verify
 from dostup.persistence.models import OutboxMessage
+from dostup.persistence.models_levels import VerificationRequest
+from dostup.selfservice.verification.service import checked_digest
 from dostup.settings import SettingsError
 from tests.courier.conftest import Gateway, Reply
 from tests.factories import make_account, sign_in
 from tests.flows.levels_support import PERSON, rows, status, submit
 from tests.flows.test_operator_search import REASON, _staff
+from tests.flows.test_passport_at_rest import CLEAR, _raw, _snapshot
 from tests.support import make_settings, outbox
 
 SECRET = "registry-shared-secret-0123456789abcdef"
@@ -97,6 +101,9 @@ async def test_the_registry_gets_the_signed_request_and_its_signed_answer_makes_
     assert body["request_id"] == waiting.id and waiting.verifier == "registry" and waiting.state == "submitted"
     assert body["callback_url"] == "http://testserver" + CALLBACK and body["level"] == 2
     assert body["person"]["passport_number"] == "123456" and body["person"]["snils"] == PERSON["snils"]
+    assert body["person"] == _snapshot()  # the whole person, the passport opened from the sealed copy
+    raw = (await _raw(services))[waiting.id]
+    assert not [c for c in CLEAR if c in raw], raw  # while it waits, the stored copy holds no passport in clear
     # the courier records the delivery after the answer: the passport data goes
     message = await _message_once(services, lambda m: m.status == "sent")
     assert req.headers["idempotency-key"] == message.id
@@ -113,6 +120,24 @@ async def test_the_registry_gets_the_signed_request_and_its_signed_answer_makes_
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "not_waiting"
     notice = next(m for m in await outbox(registry_side) if m["kind"] == "verification_approved")
     assert notice["to"] == made.phone
+
+
+async def test_a_check_sent_to_the_registry_before_the_passport_was_sealed_is_answered_as_a_sealed_one(
+        client_factory, services, surface, registry):
+    """A check submitted before its copy of the person was sealed (the five fields in clear) still takes the
+    registry's answer, and what the answer keeps is the digest of the same person as a sealed check's."""
+    made = await make_account(services, 606)
+    await sign_in(surface, made.phone)
+    assert (await submit(surface, **PERSON)).ok
+    request_id = (await _sent(registry))[0].json()["request_id"]
+    async with services.db.write() as s:
+        await s.execute(update(VerificationRequest).where(VerificationRequest.id == request_id)
+                        .values(data=_snapshot()))
+    raw, headers = _answer(services, {"request_id": request_id, "decision": "approved"})
+    assert (await client_factory().post(CALLBACK, content=raw, headers=headers)).status_code == 204
+    profile, [answered] = await rows(services, made.id)
+    digest = checked_digest(Keyring(services.settings.secret_key), _snapshot())
+    assert profile is not None and profile.level == 2 and answered.data == profile.checked == digest
 
 
 async def test_a_rejection_by_the_registry_is_told_with_its_reason(client_factory, services, surface, registry):
@@ -175,11 +200,30 @@ async def test_a_registry_that_is_down_gets_the_request_again_after_the_back_off
     await _down_then(services, surface, registry, 604)
     message = await _message_once(services, lambda m: m.attempts == 1)
     assert (message.status, message.attempts) == ("pending", 1)
+    assert not [c for c in CLEAR if c in message.body], message.body  # it waits with the passport sealed
     registry.reply = Reply(202, {})
     services.clock.advance(seconds=3600)
     services.worker.wake()
     second = await _sent(registry, 2)
     assert second[0].json() == second[1].json() and second[1].headers["idempotency-key"] == message.id
+    assert second[1].json()["person"] == _snapshot()
+
+
+async def test_a_request_queued_before_the_passport_was_sealed_goes_as_it_was_written(services, registry):
+    """A message the courier had not delivered yet when the passport came to be sealed: its body, in clear, is
+    what the registry gets, byte for byte (and signed as such)."""
+    now = services.clock.now()
+    body = json.dumps({"request_id": "r" * 32, "level": 2, "callback_url": "http://testserver" + CALLBACK,
+                       "person": _snapshot()}, ensure_ascii=False, separators=(",", ":"))
+    async with services.db.write() as s:
+        s.add(OutboxMessage(id="m" * 32, account_id=None, channel="registry", kind="verification_request",
+                            to="registry", subject="", body=body, code=None, locale="ru", status="pending",
+                            attempts=0, next_attempt_at=now, created_at=now))
+    services.worker.wake()
+    [req] = await _sent(registry)
+    assert req.body == body.encode() and req.json()["person"] == _snapshot()
+    assert verify(SECRET, req.headers["x-dostup-timestamp"], req.headers["x-dostup-signature"], req.body,
+                  now=unix_time(services.clock.now()), window=5)
 
 
 def test_the_registry_verifier_needs_a_url_and_a_long_secret():

@@ -4,8 +4,9 @@
 завершения на электронную почту или мобильный телефон придёт сообщение о результате»).
 
 * :meth:`VerificationService.submit` checks every field (:func:`dostup.identity.person.parse_person`: all
-  problems at once, nothing written unless all are right), stores the profile and a ``submitted`` request,
-  and hands it to the verifier — all in one unit of work.  Saving the same data again while it is checked,
+  problems at once, nothing written unless all are right), stores the profile and a ``submitted`` request
+  (its copy of the person with the passport sealed, :mod:`dostup.core.passport`), and hands it to the
+  verifier — all in one unit of work.  Saving the same data again while it is checked,
   or while it waits (for a day: after that the same data is sent again, in case the first request was lost
   on its way), changes nothing; different data lowers a checked level and replaces a waiting request.
 * :meth:`VerificationService.answer_in` is the verifier's answer, in the caller's unit of work (an
@@ -169,8 +170,9 @@ class VerificationService:
                 profile = profile or await self._new_profile(s, account_id, now)
                 self._write(account, profile, person, now)
                 request = VerificationRequest(id=random_id(), account_id=account_id, level=L.STANDARD,
-                                              state=flow.SUBMITTED, verifier=self.verifier.name, data=snap,
-                                              created_at=now, updated_at=now)
+                                              state=flow.SUBMITTED, verifier=self.verifier.name,
+                                              data=self._passport.check.seal_within(snap), created_at=now,
+                                              updated_at=now)
                 s.add(request)
                 self.verifier.submit(s, request, now)
                 record_event(s, kind="verification_submitted", outcome="success", ctx=ctx, now=now,
@@ -211,12 +213,13 @@ class VerificationService:
         req = await flow.answer(s, request_id, approved=approved, reason=reason, by=by, now=now)
         account = await s.get(Account, req.account_id)
         assert account is not None
+        checked = checked_digest(self._keyring, self._passport.check.open_within(req.data))  # sealed or, before, not
         if approved:
             profile = await s.get(IdentityProfile, req.account_id) or await self._new_profile(s, req.account_id, now)
             if profile.level < req.level:
                 profile.level, profile.level_changed_at = req.level, now
-            profile.checked, profile.updated_at = checked_digest(self._keyring, req.data), now
-        req.data = checked_digest(self._keyring, req.data)  # answered: the copy of the person is no longer needed
+            profile.checked, profile.updated_at = checked, now
+        req.data = dict(checked)  # answered: the copy of the person is no longer needed
         record_event(s, kind="level_raised" if approved else "verification_rejected", outcome="success", ctx=ctx,
                      now=now, account_id=req.account_id, verifier=req.verifier)
         dest = notice_destination(account, self._sms_countries)

@@ -10,7 +10,9 @@ to ``DOSTUP_LEVELS__REGISTRY_URL``::
                 "passport_division_code", "passport_issuer", "snils"}}
 
 signed with ``X-Dostup-Timestamp`` / ``X-Dostup-Signature`` (:mod:`dostup.core.signatures`) and an
-``Idempotency-Key``; a 2xx answer means accepted.  Later the registry POSTs to ``callback_url``::
+``Idempotency-Key``; a 2xx answer means accepted.  Until it goes, the message waits in the outbox with the person
+as the request keeps it, the passport sealed (:mod:`dostup.core.passport`); the channel opens it as it sends.
+Later the registry POSTs to ``callback_url``::
 
     {"request_id": "…", "decision": "approved" | "rejected", "reason": "…"}
 
