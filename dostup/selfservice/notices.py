@@ -83,12 +83,10 @@ class _Recipient:
     locale: str | None
 
 
-# The account's contacts with its «Вход в личный кабинет» choices (``signin``): one indexed read by primary keys.
-_SIGNIN_CHOICES = (
-    "SELECT a.phone, a.phone_verified_at, a.email, a.email_verified_at, a.locale, p.channel, p.enabled"
-    " FROM accounts a LEFT JOIN notification_preferences p ON p.account_id = a.id AND p.kind = :kind"
-    " WHERE a.id = :id"
-)
+# The account's «Вход в личный кабинет» choices (``signin``, by the primary key's prefix); its contacts only
+# when a channel is on (most accounts: no row, and the sign-in reads the account no second time).
+_SIGNIN_CHOICES = "SELECT channel, enabled FROM notification_preferences WHERE account_id = :id AND kind = :kind"
+_CONTACTS = "SELECT phone, phone_verified_at, email, email_verified_at, locale FROM accounts WHERE id = :id"
 
 
 class SignInNotice:
@@ -105,13 +103,14 @@ class SignInNotice:
 
     def wanted(self, raw: Raw, account_id: str) -> SignInWanted | None:
         """(channel, address, locale) of the notice this account wants at a sign-in, or None."""
-        rows = raw.all(_SIGNIN_CHOICES, {"kind": P.SIGNIN, "id": account_id})
-        if not rows:
+        chosen = {channel: bool(on) for channel, on in raw.all(_SIGNIN_CHOICES, {"id": account_id, "kind": P.SIGNIN})}
+        on = {channel for channel in P.CHANNELS if chosen.get(channel, P.DEFAULTS[P.SIGNIN])}
+        row = raw.one(_CONTACTS, {"id": account_id}) if on else None
+        if row is None:
             return None
-        chosen = {row[5]: bool(row[6]) for row in rows if row[5] is not None}
-        recipient = _Recipient(*rows[0][:5])
+        recipient = _Recipient(*row)
         for channel, to in notice_destinations(recipient, self._sms_countries):
-            if chosen.get(channel, P.DEFAULTS[P.SIGNIN]):
+            if channel in on:
                 return channel, to, recipient.locale
         return None
 
