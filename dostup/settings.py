@@ -213,9 +213,12 @@ class EsignRevocationSettings(BaseModel):
     says ``revocation: unknown``): only for an operator whose CAs' lists are known to fail, who accepts that
     whoever can block the list's host can pass a revoked certificate.  ``timeout_seconds`` bounds a whole
     download; a list is kept until its ``nextUpdate``, at most ``cache_seconds`` (a revocation published
-    meanwhile is seen that much later; 0: fetched for every signature)."""
+    meanwhile is seen that much later; 0: fetched for every signature).  ``ocsp``: where a certificate names an
+    ``http://`` OCSP responder, its answer is asked for first and the CRL read only when it gives none
+    (:mod:`dostup.selfservice.verification.esign.ocsp`)."""
 
     mode: Literal["strict", "soft_fail"] = "strict"
+    ocsp: bool = True
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     cache_seconds: int = Field(default=3600, ge=0, le=7 * DAY)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509 import ocsp
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from tests.courier.conftest import Gateway, Reply, Request
 
@@ -45,6 +46,7 @@ class Ca:
 
     name: str = "Тестовый УЦ"
     crl_url: str | None = None  # where the distribution points are (None: the certificates name none)
+    ocsp_url: str | None = None  # where the OCSP responders are (None: the certificates name none)
     revoked: set[int] = field(default_factory=set)  # serial numbers on their issuer's list
     root: Issued = field(init=False)
     issuer: Issued = field(init=False)
@@ -104,10 +106,44 @@ class Ca:
     def _pointed(self, builder: x509.CertificateBuilder, issuer: Issued,
                  points: Sequence[str] | None = None) -> x509.CertificateBuilder:
         urls = list(points) if points is not None else [self.point(issuer)] if self.crl_url else []
+        if self.ocsp_url:
+            builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.responder(issuer)))]),
+                critical=False)
         if not urls:
             return builder
         named = [x509.DistributionPoint([x509.UniformResourceIdentifier(u)], None, None, None) for u in urls]
         return builder.add_extension(x509.CRLDistributionPoints(named), critical=False)
+
+    def responder(self, issuer: Issued) -> str:
+        """The OCSP responder for the certificates ``issuer`` signs."""
+        return f"{self.ocsp_url}/{issuer.cert.serial_number:x}"
+
+    def ocsp_answer(self, issuer: Issued, request: bytes, *, signer: Issued | None = None,
+                    status: ocsp.OCSPCertStatus | None = None, next_update: dt.datetime | None = None) -> bytes:
+        """``issuer``'s responder's answer (DER) to ``request``: revoked where its serial is, signed by the CA or
+        by ``signer`` (a delegated responder, sent along)."""
+        asked = ocsp.load_der_ocsp_request(request)
+        revoked = asked.serial_number in self.revoked
+        status = status or (ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD)
+        by = signer or issuer
+        builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+            asked.issuer_name_hash, asked.issuer_key_hash, asked.serial_number, asked.hash_algorithm, status,
+            NOW - DAY / 24, next_update or NOW + DAY, NOW - DAY if status == ocsp.OCSPCertStatus.REVOKED else None,
+            None).responder_id(ocsp.OCSPResponderEncoding.HASH, by.cert)
+        if signer is not None:
+            builder = builder.certificates([signer.cert])
+        return builder.sign(by.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def delegate(self, issuer: Issued, *, ocsp_signing: bool = True) -> Issued:
+        """A responder certificate ``issuer`` signs (with the ``OCSPSigning`` extended key usage, or without)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name + " (OCSP)")])
+        usage = [ExtendedKeyUsageOID.OCSP_SIGNING if ocsp_signing else ExtendedKeyUsageOID.CLIENT_AUTH]
+        cert = (_base(subject, issuer.cert.subject, key.public_key(), NOW - YEAR / 12, NOW + YEAR / 12)
+                .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+                .sign(issuer.key, hashes.SHA256()))
+        return Issued(cert, key)
 
     def crl(self, issuer: Issued, *, this_update: dt.datetime | None = None, next_update: dt.datetime | None = None,
             key: Any = None) -> bytes:
@@ -150,10 +186,12 @@ class CrlPoints:
     courier tests' :class:`Gateway`): each GET gets the issuer's current list, or ``replies[url]`` where a test
     set one."""
 
-    def __init__(self, name: str = "Тестовый УЦ") -> None:
+    def __init__(self, name: str = "Тестовый УЦ", *, ocsp: bool = False) -> None:
         self.gateway = Gateway().up()
-        self.ca = Ca(name, crl_url=self.gateway.url).with_intermediate()
+        self.ca = Ca(name, crl_url=self.gateway.url, ocsp_url=self.gateway.url + "/ocsp" if ocsp else None)
+        self.ca.with_intermediate()
         self.replies: dict[str, Reply] = {}
+        self.answer: Callable[[Issued, bytes], bytes] | None = None  # the responders' answer instead of the CA's
         self.gateway.responder = self._answer
         self._closed = False
 
@@ -161,14 +199,25 @@ class CrlPoints:
         url = self.gateway.url + req.path
         if url in self.replies:
             return self.replies[url]
-        issuer = next((i for i in (self.ca.root, self.ca.intermediate) if i and self.ca.point(i) == url), None)
-        if issuer is None:
+        issuers = [i for i in (self.ca.root, self.ca.intermediate) if i is not None]
+        if req.method == "POST" and self.ca.ocsp_url:
+            by = next((i for i in issuers if self.ca.responder(i) == url), None)
+            if by is not None:
+                return Reply(200, (self.answer or self.ca.ocsp_answer)(by, req.body), "application/ocsp-response")
+        issuer = next((i for i in issuers if self.ca.point(i) == url), None)
+        if issuer is None or req.method != "GET":
             return Reply(404, b"", "text/plain")
         return Reply(200, self.ca.crl(issuer), "application/pkix-crl")
 
     def fetches(self, issuer: Issued) -> int:
+        """The CRL downloads of ``issuer``'s list."""
         path = urlsplit(self.ca.point(issuer)).path
         return sum(1 for r in self.gateway.requests if r.path == path)
+
+    def asked(self, issuer: Issued) -> int:
+        """The questions to ``issuer``'s OCSP responder."""
+        path = urlsplit(self.ca.responder(issuer)).path
+        return sum(1 for r in self.gateway.requests if r.path == path and r.method == "POST")
 
     def close(self) -> None:
         if not self._closed:

@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from dostup.accounts.levels import account_level
 from dostup.persistence.models import SecurityEvent
-from dostup.selfservice.verification.esign.crl_http import HttpCrlSource
-from dostup.selfservice.verification.esign.revocation import CrlUnavailable
+from dostup.selfservice.verification.esign.revocation import StatusUnavailable
+from dostup.selfservice.verification.esign.status_http import HttpStatusSource
 from dostup.settings import SettingsError
 from tests.courier.conftest import Gateway, Reply
 from tests.flows.esign_support import DAY, NOW, Ca, CrlPoints, ca_fixture, crls_fixture  # noqa: F401 - the fixtures
@@ -46,9 +46,15 @@ def mode() -> str:
 
 
 @pytest.fixture
-def settings_overrides(tmp_path: Path, ca: Ca, mode: str) -> dict[str, str]:
+def ocsp_on() -> str:
+    return "true"
+
+
+@pytest.fixture
+def settings_overrides(tmp_path: Path, ca: Ca, mode: str, ocsp_on: str) -> dict[str, str]:
     return GOSUSLUGI | {"DOSTUP_LEVELS__ESIGN_TRUSTED_ROOTS": json.dumps([ca.write_root(tmp_path)]),
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__MODE": mode,
+                        "DOSTUP_LEVELS__ESIGN_REVOCATION__OCSP": ocsp_on,
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__MAX_BYTES": str(MAX_BYTES),
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__CACHE_SECONDS": "3600",
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__TIMEOUT_SECONDS": "2"}
@@ -287,14 +293,14 @@ def trickle() -> Iterator[str]:
 
 
 def test_a_body_without_a_length_is_cut_off_at_the_limit_and_a_trickle_at_the_deadline(trickle):
-    source = HttpCrlSource(timeout=0.5, max_bytes=MAX_BYTES)
-    with pytest.raises(CrlUnavailable, match=f"more than the {MAX_BYTES} bytes allowed"):
+    source = HttpStatusSource(timeout=0.5, max_bytes=MAX_BYTES)
+    with pytest.raises(StatusUnavailable, match=f"more than the {MAX_BYTES} bytes allowed"):
         asyncio.run(source.fetch(trickle + "/big"))
     started = time.monotonic()
-    with pytest.raises(CrlUnavailable, match="no answer within 0.5 s"):
+    with pytest.raises(StatusUnavailable, match="no answer within 0.5 s"):
         asyncio.run(source.fetch(trickle + "/slow"))  # each byte is in time; the whole is not
     assert time.monotonic() - started < 2
-    with pytest.raises(CrlUnavailable, match="not an http:// URL"):
+    with pytest.raises(StatusUnavailable, match="not an http:// URL"):
         asyncio.run(source.fetch("ftp://127.0.0.1/x.crl"))
 
 

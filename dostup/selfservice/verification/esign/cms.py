@@ -8,11 +8,11 @@ PSS, ECDSA; SHA-2 only), the certificate's validity at verification time and at 
 (``digitalSignature`` or ``nonRepudiation``), a chain to one of the operator's trusted roots (each link's
 signature, validity and ``cA`` basic constraint; intermediates from the message itself), and then — the URLs
 coming from certificates a trusted CA signed — that neither the signer's certificate nor an intermediate is
-revoked, by its issuer's CRL (:mod:`.revocation`).
+revoked, by its CA's OCSP responder or CRL (:mod:`.revocation`).
 
 Not here: GOST R 34.10-2012 / 34.11-2012 — the algorithms of Russian qualified certificates — which
 Python's ``cryptography`` does not implement (such a signature is ``unsupported_algorithm``; use the
-verification-service adapter, :mod:`.remote`), and OCSP.
+verification-service adapter, :mod:`.remote`).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dostup.selfservice.verification.esign.check import SignatureCheck
-from dostup.selfservice.verification.esign.crl_http import HttpCrlSource
+from dostup.selfservice.verification.esign.ocsp import OcspCheck
 from dostup.selfservice.verification.esign.remote import ServiceCheck
-from dostup.selfservice.verification.esign.revocation import CrlRevocation
+from dostup.selfservice.verification.esign.revocation import RevocationCheck
+from dostup.selfservice.verification.esign.status_http import HttpStatusSource
 from dostup.settings import EsignRevocationSettings, LevelSettings
 
 
@@ -21,7 +22,9 @@ def configured_check(levels: LevelSettings) -> SignatureCheck | None:
     return CmsCheck(load_roots(levels.esign_trusted_roots), revocation=_revocation(levels.esign_revocation))
 
 
-def _revocation(settings: EsignRevocationSettings) -> CrlRevocation:
-    """The CRLs, downloaded over HTTP and kept in this process (one instance per process: its cache)."""
-    source = HttpCrlSource(timeout=settings.timeout_seconds, max_bytes=settings.max_bytes)
-    return CrlRevocation(source=source, soft_fail=settings.mode == "soft_fail", cache_seconds=settings.cache_seconds)
+def _revocation(settings: EsignRevocationSettings) -> RevocationCheck:
+    """OCSP (where on) before the CRLs, both over HTTP and kept in this process (one instance per process)."""
+    source = HttpStatusSource(timeout=settings.timeout_seconds, max_bytes=settings.max_bytes)
+    ocsp = OcspCheck(source=source, cache_seconds=settings.cache_seconds) if settings.ocsp else None
+    return RevocationCheck(source=source, soft_fail=settings.mode == "soft_fail", cache_seconds=settings.cache_seconds,
+                         ocsp=ocsp)
