@@ -170,6 +170,14 @@ class Services:
                 self._tasks.append(asyncio.create_task(self.housekeeping.run_forever(every, first_now=False),
                                                        name="housekeeping"))
 
+    async def ready(self) -> dict[str, str]:
+        """Whether this process can serve (a load balancer's readiness check, ``GET /health/ready``): the database
+        answers one statement, and so does the store of the limits (Redis where configured) — each within the
+        timeouts every request has, and :class:`ServiceUnavailable` (503 with ``Retry-After``) when one does not."""
+        await self.db.read_raw(lambda raw: raw.one("SELECT 1", {}))
+        await self.store.get("health:ready")
+        return {"status": "ready", "database": "ok", "limits": "redis" if self.settings.redis_url else "database"}
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from dostup.services import Services
-from dostup.web import dev
+from dostup.web import dev, health
 from dostup.web.api import (
     PREFIX,
     account,
@@ -125,7 +125,7 @@ def _included_routes(production: bool) -> tuple[BaseRoute, ...]:
     routes = APIRouter()
     for module in API:
         routes.include_router(module.router, prefix=PREFIX)
-    for module in (*OIDC, *UI, *(() if production else (dev,))):
+    for module in (health, *OIDC, *UI, *(() if production else (dev,))):
         routes.include_router(module.router)
     return tuple(routes.routes)
 

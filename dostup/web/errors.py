@@ -66,7 +66,9 @@ class Respond(Exception):  # noqa: N818 - not an error: a page's answer, e.g. th
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """A call a program makes (the JSON API, a load balancer's health check): its errors are JSON."""
+    path = request.url.path
+    return path.startswith("/api/") or path == "/health" or path.startswith("/health/")
 
 
 def is_oauth_machine(request: Request) -> bool:

@@ -50,6 +50,7 @@ def _requests(client: httpx.AsyncClient, token: str, phone: str) -> dict[str, An
         "api sessions": lambda: client.get("/api/v1/sessions", headers=bearer),
         "page settings": lambda: client.get("/settings", headers=cookie),
         "page security history": lambda: client.get("/security", headers=cookie),
+        "api readiness": lambda: client.get("/health/ready"),  # what a load balancer asks
     }
 
 
@@ -133,6 +134,7 @@ async def test_a_stopped_redis_fails_closed_with_503_then_recovers(
         return {
             "api sign-in": lambda: client.post("/api/v1/login", json=sign_in),
             "page sign-in": lambda: client.post("/login", data={**sign_in, "csrf_token": csrf}),
+            "api readiness": lambda: client.get("/health/ready"),
         }
 
     own_redis.stop()
