@@ -5,6 +5,7 @@ Each refusal names the ``DOSTUP_…`` variable, so an operator knows what to fix
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import annotated_types
@@ -51,19 +52,32 @@ def test_a_maximum_password_length_below_the_minimum_is_refused(tmp_path):
     assert "DOSTUP_PASSWORDS__MAX_LENGTH" in str(err.value)
 
 
-def _sections() -> list[tuple[str, type[BaseModel]]]:
-    out: list[tuple[str, type[BaseModel]]] = [("", Settings)]
-    for name, info in Settings.model_fields.items():
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            out.append((name.upper() + "__", info.annotation))
+def _models(annotation: object) -> list[type[BaseModel]]:
+    """The settings models an annotation holds: a section, an optional one, or a list of them (providers)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def _sections(prefix: str = "", model: type[BaseModel] = Settings) -> list[tuple[str, type[BaseModel]]]:
+    """Every section at any depth (``DOSTUP_LEVELS__ESIGN_REVOCATION__…``), a list's items under ``N__``."""
+    out: list[tuple[str, type[BaseModel]]] = [(prefix, model)]
+    for name, info in model.model_fields.items():
+        listed = typing.get_origin(info.annotation) is list
+        for inner in _models(info.annotation):
+            out += _sections(f"{prefix}{name.upper()}__{'N__' if listed else ''}", inner)
     return out
+
+
+def test_the_walk_reaches_nested_sections():
+    assert "LEVELS__ESIGN_REVOCATION__" in {prefix for prefix, _ in _sections()}
 
 
 def test_every_numeric_setting_has_a_lower_and_an_upper_bound():
     unbounded = []
     for prefix, model in _sections():
         for name, info in model.model_fields.items():
-            if info.annotation not in (int, float):
+            if info.annotation not in (int, float, int | None, float | None):
                 continue
             kinds = {type(m) for m in info.metadata}
             if not ({annotated_types.Ge, annotated_types.Gt} & kinds and {annotated_types.Le, annotated_types.Lt} & kinds):
