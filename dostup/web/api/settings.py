@@ -48,7 +48,9 @@ class EmailIn(_In):
 
 
 class NotificationsIn(_In):
-    """``{"preferences": {"service": {"sms": false}}, "marketing_consent": false}``; both optional."""
+    """``{"preferences": {"service": {"sms": false}}, "marketing_consent": false}``; both optional.  Kinds:
+    ``security`` (cannot be turned off), ``signin`` (a message at every sign-in, off by default), ``service``,
+    ``marketing``; channels ``sms`` and ``email``."""
 
     preferences: dict[str, dict[str, StrictBool]] | None = None
     marketing_consent: StrictBool | None = None
