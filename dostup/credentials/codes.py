@@ -29,6 +29,7 @@ class IssuedCode:
 
 
 DECOY_HASH = "-"  # never the hex MAC of any code
+RECOVERY_PURPOSE = "recovery"  # the purpose of recovery's temporary password
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,12 @@ class CodeService:
     def _hash(self, purpose: str, destination: str, code: str) -> str:
         return self._keyring.mac("code", purpose, destination, code)
 
-    def ttl(self, channel: str) -> int:
-        return self.settings.email_ttl_seconds if channel == "email" else self.settings.ttl_seconds
+    def ttl(self, channel: str, purpose: str) -> int:
+        """SECURITY.md: a code lives 10 min (``ttl_seconds``) on every channel; only the recovery's
+        temporary password sent by email lives 60 min (``email_ttl_seconds``)."""
+        if channel == "email" and purpose == RECOVERY_PURPOSE:
+            return self.settings.email_ttl_seconds
+        return self.settings.ttl_seconds
 
     async def issue(
         self,
@@ -107,7 +112,7 @@ class CodeService:
             attempts=0,
             max_attempts=self.settings.max_attempts,
             created_at=now,
-            expires_at=now + dt.timedelta(seconds=ttl_seconds or self.ttl(channel)),
+            expires_at=now + dt.timedelta(seconds=ttl_seconds or self.ttl(channel, purpose)),
         )
         db.add(row)
         return IssuedCode(id=row.id, code=code, expires_at=row.expires_at)

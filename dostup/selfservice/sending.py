@@ -152,7 +152,8 @@ class CodeSender:
     def _message(self, db: Adds, issued: IssuedCode, *, dest: Destination, kind: str, ctx: Context,
                  now: dt.datetime, account_id: str | None, decoy: bool,
                  params: Mapping[str, object] | None) -> None:
-        values: dict[str, object] = {"minutes": max(1, self.codes.ttl(dest.channel) // 60), **(params or {})}
+        minutes = int((issued.expires_at - now).total_seconds()) // 60
+        values: dict[str, object] = {"minutes": max(1, minutes), **(params or {})}
         if decoy:
             self.outbox.render(kind, dest.channel, ctx.locale, {**values, "code": issued.code})
         else:

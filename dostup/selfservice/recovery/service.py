@@ -97,13 +97,13 @@ class RecoveryService:
         self._wake_courier()
         if safe:
             return RecoveryResult(None, None, None)
-        minutes = self._codes.ttl(target.channel) // 60
+        minutes = self._codes.ttl(target.channel, PURPOSE) // 60
 
         return RecoveryResult(target.channel, mask_destination(target.channel, target.to), minutes)
 
     def _flow(self, s: AsyncSession, dest: Destination, account_id: str | None, now: dt.datetime,
               ctx: Context) -> Flow:
         flow = new_flow(s, kind=KIND, state=SENT, data={"channel": dest.channel}, now=now,
-                        ttl_seconds=self._codes.ttl(dest.channel), ip=ctx.ip)
+                        ttl_seconds=self._codes.ttl(dest.channel, PURPOSE), ip=ctx.ip)
         flow.account_id = account_id
         return flow
