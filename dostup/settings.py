@@ -52,7 +52,7 @@ class PasswordSettings(BaseModel):
 class CodeSettings(BaseModel):
     length: int = Field(default=6, ge=4, le=12)
     ttl_seconds: int = Field(default=600, ge=30, le=DAY)
-    email_ttl_seconds: int = Field(default=3600, ge=30, le=7 * DAY)
+    email_ttl_seconds: int = Field(default=3600, ge=30, le=7 * DAY)  # the recovery's temporary password by email only
     max_attempts: int = Field(default=5, ge=1, le=20)
     resend_cooldown_seconds: int = Field(default=60, ge=0, le=DAY)
     per_destination_per_hour: int = Field(default=5, ge=1, le=MANY)

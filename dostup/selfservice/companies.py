@@ -6,7 +6,7 @@ The kit seed: «Каждый профиль компании требует по
 
 - the confirmation is a persisted flow (``company_confirmation``, its id the profile's) proven by
   the code method: every code goes through the sending limits (SECURITY.md: one per address per
-  60 s, 5 an hour, 10 a day, 10 per IP an hour), expires after the email lifetime (60 min), dies
+  60 s, 5 an hour, 10 a day, 10 per IP an hour), expires after 10 min (``codes.ttl_seconds``), dies
   after 5 wrong tries and when a new one is sent; it is bound to the profile (purpose
   ``company:<id>``) and its address;
 - the profile, its code and the message are written in one unit of work, after every check, so a

@@ -20,7 +20,7 @@ from dostup.selfservice.flows import CodeProof
 KIND = "contact_change"
 CODE_SENT = "code_sent"
 COMPLETED = "completed"
-FLOW_TTL_SECONDS = 3600  # the email code lives 60 minutes
+FLOW_TTL_SECONDS = 3600  # the flow outlives its codes (10 min each): a new code can be asked for within it
 CONTACTS = ("phone", "email")
 
 

@@ -44,7 +44,7 @@ async def list_companies(services: ServicesDep, rec: SessionDep) -> CompaniesOut
 
 @router.post("", status_code=201, dependencies=[SameOrigin])
 async def add_company(body: CompanyIn, ctx: ApiContext, services: ServicesDep, rec: SessionDep) -> CompanyView:
-    """Add a profile and send a confirmation code to its email (60 min, 5 tries)."""
+    """Add a profile and send a confirmation code to its email (10 min, 5 tries)."""
     return await services.companies.add(rec.account_id, body, ctx)
 
 
