@@ -90,12 +90,17 @@ class Limiter:
 
     async def count(self, counts: Sequence[Count], peek: Sequence[str] = ()) -> tuple[Over | None, list[Seen]]:
         """Hit ``counts`` in order up to the first one over its limit; read ``peek`` meanwhile."""
-        hits = _hits(counts)
+        counted, peeked = await self.hit_many(_hits(counts), peek)
+        return _over(counts, counted), peeked
+
+    async def hit_many(self, hits: Sequence[Hit], peek: Sequence[str] = ()) -> tuple[list[Seen], list[Seen]]:
+        """The store's ``hit_many``, in the ledger of :func:`charged_only_on_success` as :meth:`count`
+        is: for a caller that reads the counts themselves (a flow's tries)."""
         counted, peeked = await self.store.hit_many(hits, peek)
         ledger = _ledger.get()
         if ledger is not None and counted:
             ledger.append((self.store, [key for key, _, _ in hits[: len(counted)]]))
-        return _over(counts, counted), peeked
+        return counted, peeked
 
     def count_in(self, counters: UnitCounters, counts: Sequence[Count]) -> Over | None:
         """:meth:`count` in the caller's unit of work (when :meth:`in_units_of` its database).  Not

@@ -311,8 +311,9 @@ class LoginService:
             if row is None or row[0] is None:
                 raise NotFound("flow.not_found")
             subject = [f"account:{row[0]}"]
-            counted, peeked = await self._limiter.store.hit_many([(tries_key, 2**62, SECOND_FACTOR_TTL_SECONDS)],
-                                                                 throttle.peek_keys(subject))
+            # in the request's ledger: a unit that then fails on the database spends none of the five tries
+            counted, peeked = await self._limiter.hit_many([(tries_key, 2**62, SECOND_FACTOR_TTL_SECONDS)],
+                                                           throttle.peek_keys(subject))
             early = counted[0].count, throttle.attempt(subject, peeked)
 
         def job(raw: Raw) -> _Step:
