@@ -23,8 +23,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -255,3 +256,53 @@ class FreezingProxy:
                 s.close()
             except OSError:
                 pass
+
+
+# -- a database that refuses one table's new rows ----------------------------------------------
+
+_REFUSE = {
+    # an OperationalError, as SQLite's own «database or disk is full» (RAISE() would be an IntegrityError,
+    # which a unit of work may rightly read as a unique value taken)
+    "sqlite": ['CREATE TRIGGER refuse_{t} BEFORE INSERT ON {t} BEGIN INSERT INTO "disk full" VALUES (1); END'],
+    # SQLSTATE 53100 disk_full: what PostgreSQL says when its disk fills up (Dostup answers it 503)
+    "postgres": [
+        "CREATE FUNCTION refuse_{t}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full'; END $$",
+        "CREATE TRIGGER refuse_{t} BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION refuse_{t}()",
+    ],
+}
+_ALLOW = {
+    "sqlite": ["DROP TRIGGER refuse_{t}"],
+    "postgres": ["DROP TRIGGER refuse_{t} ON {t}", "DROP FUNCTION refuse_{t}()"],
+}
+
+
+def refused() -> tuple[type[BaseException], ...]:
+    """What the test client re-raises for a unit refused by :func:`refusing_rows`: SQLAlchemy's error, or
+    sqlite3's own from the units of work that run on the raw SQLite connection."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    return DBAPIError, sqlite3.Error
+
+
+@contextlib.asynccontextmanager
+async def refusing_rows(db: Any, table: str) -> AsyncIterator[None]:
+    """Inside the block the database (``services.db``) refuses every new row of ``table`` with «disk full»:
+    a unit of work that writes one fails on the database (a trigger: the failure is the database's own,
+    on SQLite answered 500, on PostgreSQL with the SQLSTATE of a full disk, answered 503)."""
+    from sqlalchemy import text
+
+    kind = "sqlite" if db.is_sqlite else "postgres"
+
+    async def run(statements: list[str]) -> None:
+        async with db.write() as s:
+            for statement in statements:
+                await s.execute(text(statement.format(t=table)))
+
+    await run(_REFUSE[kind])
+    try:
+        yield
+    finally:
+        await run(_ALLOW[kind])

@@ -3,51 +3,26 @@ SECURITY.md «Outages»): the registration reserved its code (cool-down, hourly 
 per-IP sends, SMS budget) before writing the flow; when that write fails the counts are given
 back, so the customer can try again at once instead of waiting out a cool-down for nothing.
 
-The failure is real: a trigger makes the database refuse the outbox row.  Both backends (SQLite
-with its counter table; PostgreSQL with Redis), both surfaces.
+The failure is real: a trigger makes the database refuse the outbox row (``refusing_rows``).  Both
+backends (SQLite with its counter table; PostgreSQL with Redis), both surfaces.  The other limited
+flows — recovery, a contact change, sign-in — are in ``test_limits_given_back_flows.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from tests.flows.helpers import phone_e164, registration_fields
-
-TRIGGERS = {
-    "sqlite": ["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
-    "postgres": [
-        "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
-        "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
-    ],
-}
-DROP = {
-    "sqlite": ["DROP TRIGGER refuse_outbox"],
-    "postgres": ["DROP TRIGGER refuse_outbox ON outbox", "DROP FUNCTION refuse_outbox()"],
-}
-
-
-async def _run(services: Any, statements: list[str]) -> None:
-    async with services.db.write() as s:
-        for statement in statements:
-            await s.execute(text(statement))
+from tests.resilience.support import refused, refusing_rows
 
 
 async def test_a_registration_that_fails_on_the_database_spends_no_cool_down(services, surface) -> None:
-    kind = "sqlite" if services.db.is_sqlite else "postgres"
     phone = phone_e164(1304)
-    await _run(services, TRIGGERS[kind])
     fields = await registration_fields(surface, phone)
-    try:
-        # The test client re-raises what the server answered 500 for (raise_app_exceptions).
-        with pytest.raises(DBAPIError, match="disk full"):
+    async with refusing_rows(services.db, "outbox"):
+        # The test client re-raises what the server answered 500 or 503 for (raise_app_exceptions).
+        with pytest.raises(refused(), match="disk full"):
             await surface.register(**fields)
-    finally:
-        await _run(services, DROP[kind])
     left = await services.store.ttl(f"send-cooldown:sms:{phone}")
     hour = await services.store.get(f"send-hour:sms:{phone}")
     assert (left, hour) == (0, 0), "the failed registration used up the phone's limits"
