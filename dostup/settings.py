@@ -215,13 +215,16 @@ class EsignRevocationSettings(BaseModel):
     download; a list is kept until its ``nextUpdate``, at most ``cache_seconds`` (a revocation published
     meanwhile is seen that much later; 0: fetched for every signature).  ``ocsp``: where a certificate names an
     ``http://`` OCSP responder, its answer is asked for first and the CRL read only when it gives none
-    (:mod:`dostup.selfservice.verification.esign.ocsp`)."""
+    (:mod:`dostup.selfservice.verification.esign.ocsp`).  ``failure_cache_seconds``: a distribution point or
+    responder that failed is not asked again for so long (during a CA's outage a signature is answered at once,
+    not after ``timeout_seconds`` per point; a mended CA is seen that much later; 0: asked every time)."""
 
     mode: Literal["strict", "soft_fail"] = "strict"
     ocsp: bool = True
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     cache_seconds: int = Field(default=3600, ge=0, le=7 * DAY)
+    failure_cache_seconds: int = Field(default=30, ge=0, le=600)
 
 
 class LevelSettings(BaseModel):

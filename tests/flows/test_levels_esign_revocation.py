@@ -36,6 +36,7 @@ from tests.flows.test_levels_esign import customer, flow_row, message, sign, sta
 from tests.support import ApiSurface, make_settings
 
 MAX_BYTES = 4096  # the lists here are under 1 KB
+FAILED_KEPT = 30  # seconds a failed list or responder is not asked again
 REVOKED = "Сертификат подписи отозван"
 UNAVAILABLE = "Не удалось проверить, не отозван ли сертификат подписи"
 
@@ -57,6 +58,7 @@ def settings_overrides(tmp_path: Path, ca: Ca, mode: str, ocsp_on: str) -> dict[
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__OCSP": ocsp_on,
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__MAX_BYTES": str(MAX_BYTES),
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__CACHE_SECONDS": "3600",
+                        "DOSTUP_LEVELS__ESIGN_REVOCATION__FAILURE_CACHE_SECONDS": str(FAILED_KEPT),
                         "DOSTUP_LEVELS__ESIGN_REVOCATION__TIMEOUT_SECONDS": "2"}
 
 
@@ -140,7 +142,7 @@ BROKEN: dict[str, tuple[Callable[[CrlPoints], Reply], str]] = {
 
 @pytest.mark.parametrize("broken", list(BROKEN))
 async def test_a_list_that_cannot_be_used_is_503_spends_no_try_and_the_statement_stays_usable(
-        services, surface, crls, ca, broken, caplog):
+        services, surface, clock, crls, ca, broken, caplog):
     account_id = await customer(services, surface, 903)
     started = await start(surface)
     signature = ca.sign_b64(ca.person(snils=SNILS), started.data["text"].encode())
@@ -156,7 +158,8 @@ async def test_a_list_that_cannot_be_used_is_503_spends_no_try_and_the_statement
     flow = await flow_row(services, started.data["flow_id"])
     assert (flow.state, flow.data["tries"]) == ("started", 0)  # the CA's side, not the customer's: no try counted
     assert await account_level(services.db, account_id) == 2
-    del crls.replies[ca.point(ca.intermediate)]  # the CA mends its list: the same signature passes
+    del crls.replies[ca.point(ca.intermediate)]  # the CA mends its list: the same signature passes once the
+    clock.advance(seconds=FAILED_KEPT)  # failure is no longer remembered
     assert (await sign(surface, started.data["flow_id"], signature)).ok
     assert await account_level(services.db, account_id) == 3
 
@@ -312,6 +315,8 @@ def test_a_body_without_a_length_is_cut_off_at_the_limit_and_a_trickle_at_the_de
     ("MAX_BYTES", "much", "DOSTUP_LEVELS__ESIGN_REVOCATION__MAX_BYTES"),
     ("CACHE_SECONDS", "-1", "DOSTUP_LEVELS__ESIGN_REVOCATION__CACHE_SECONDS"),
     ("CACHE_SECONDS", str(8 * 86400), "DOSTUP_LEVELS__ESIGN_REVOCATION__CACHE_SECONDS"),
+    ("FAILURE_CACHE_SECONDS", "-1", "DOSTUP_LEVELS__ESIGN_REVOCATION__FAILURE_CACHE_SECONDS"),
+    ("FAILURE_CACHE_SECONDS", "601", "DOSTUP_LEVELS__ESIGN_REVOCATION__FAILURE_CACHE_SECONDS"),
 ])
 def test_revocation_settings_out_of_bounds_stop_the_start_naming_the_variable(name, value, says):
     with pytest.raises(SettingsError, match=says):

@@ -8,13 +8,17 @@ one at most :data:`MAX_AGE` old) and signed by the issuing CA or by a responder 
 certificate it issued with the ``OCSPSigning`` extended key usage, valid now (§4.2.2.2).  ``good`` and
 ``revoked`` are answers; ``unknown`` and anything unusable are none (:class:`~.revocation.StatusUnavailable`), and
 :mod:`.revocation` turns to the CRL.  An answer with a ``nextUpdate`` is kept until then, at most the CRLs'
-``cache_seconds``, in the process.
+``cache_seconds``, in the process.  One question per certificate and responder is in flight at a time, its
+answer shared by the checks that need it meanwhile; a responder that could not be reached or answered no 200 is
+not asked again, about any certificate, for ``failure_seconds`` (:mod:`.flights`) — an answer that is there but
+unusable concerns its certificate alone, and comes quickly, so it is not remembered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -24,9 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
+from dostup.selfservice.verification.esign.flights import Failures, Flights
 from dostup.selfservice.verification.esign.revocation import SKEW, StatusUnavailable, extension
 
 MAX_AGE = dt.timedelta(hours=1)  # an answer without nextUpdate: "newer information is always available"
+_Key = tuple[str, bytes, int]  # a kept answer's responder, issuer's fingerprint and serial number
 
 
 class OcspSource(Protocol):
@@ -42,10 +48,12 @@ class _Kept:
 
 
 class OcspCheck:
-    def __init__(self, *, source: OcspSource, cache_seconds: int) -> None:
+    def __init__(self, *, source: OcspSource, cache_seconds: int, failure_seconds: int = 0) -> None:
         self._source = source
         self._keep = dt.timedelta(seconds=cache_seconds)
-        self._kept: dict[tuple[str, bytes, int], _Kept] = {}
+        self._kept: dict[_Key, _Kept] = {}
+        self._flights: Flights[_Key, bool] = Flights()
+        self._failures: Failures[str] = Failures(failure_seconds)  # by the responder's URL
 
     async def revoked(self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime) -> bool | None:
         """Whether ``cert`` is revoked, as a responder it names says; None where it names none;
@@ -61,18 +69,28 @@ class OcspCheck:
             if kept is not None and now < kept.until:
                 return kept.revoked
             try:
-                answer = await self._source.ask(url, request.public_bytes(serialization.Encoding.DER))
-                single = answered(answer, request=request, issuer=issuer, now=now)
+                if (failed := self._failures.recent(url, now)) is not None:
+                    raise StatusUnavailable(failed)
+                return await self._flights.run(key, partial(self._ask, key, request, issuer, now))
             except StatusUnavailable as exc:
                 problems.append(f"{url}: {exc}")
-                continue
-            revoked = single.certificate_status == ocsp.OCSPCertStatus.REVOKED
-            self._remember(key, revoked, single.next_update_utc, now)
-            return revoked
         raise StatusUnavailable("; ".join(problems))
 
-    def _remember(self, key: tuple[str, bytes, int], revoked: bool, next_update: dt.datetime | None,
-                  now: dt.datetime) -> None:
+    async def _ask(self, key: _Key, request: ocsp.OCSPRequest, issuer: x509.Certificate, now: dt.datetime) -> bool:
+        """The responder's answer, checked and kept, for whoever still waits; a responder that gave none
+        remembered as failed for every certificate."""
+        url = key[0]
+        try:
+            answer = await self._source.ask(url, request.public_bytes(serialization.Encoding.DER))
+        except StatusUnavailable as exc:
+            self._failures.remember(url, str(exc), now)
+            raise
+        single = answered(answer, request=request, issuer=issuer, now=now)
+        revoked = single.certificate_status == ocsp.OCSPCertStatus.REVOKED
+        self._remember(key, revoked, single.next_update_utc, now)
+        return revoked
+
+    def _remember(self, key: _Key, revoked: bool, next_update: dt.datetime | None, now: dt.datetime) -> None:
         for stale in [k for k, v in self._kept.items() if v.until <= now]:
             del self._kept[stale]
         if next_update is not None:

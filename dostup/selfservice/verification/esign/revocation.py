@@ -11,8 +11,10 @@ is a complete list of this issuer for this kind of certificate: issued under the
 delta nor indirect, partitioned to another point or other certificates, nor carrying a critical extension we do
 not know (§6.3.3).  A usable list is kept per distribution point and issuer until its ``nextUpdate``, at most
 ``cache_seconds``, in the process: each web process keeps its own (a list is public and signed, so sharing
-buys nothing but fewer downloads).  The checks run only after the chain to a trusted root held, so the URLs
-fetched are those a trusted CA wrote.
+buys nothing but fewer downloads).  A list is downloaded once for all the checks that need it at the moment,
+and a distribution point whose list could not be had or used is not asked again for ``failure_seconds``
+(:mod:`.flights`).  The checks run only after the chain to a trusted root held, so the URLs fetched are those a
+trusted CA wrote.
 
 A certificate on its issuer's list is ``revoked`` (422, counted like every refusal; a hold counts too: the
 certificate is not valid now).  When the status cannot be found out — ``revocation_unknown`` (422: the
@@ -27,6 +29,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol, TypeVar
 
 from cryptography import x509
@@ -35,6 +38,7 @@ from cryptography.hazmat.primitives import hashes
 
 from dostup.core.errors import DostupError, ServiceUnavailable
 from dostup.selfservice.verification.esign.check import refused
+from dostup.selfservice.verification.esign.flights import Failures, Flights
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +80,15 @@ class _Undetermined(Exception):
 
 
 class RevocationCheck:
-    def __init__(self, *, source: CrlSource, soft_fail: bool, cache_seconds: int,
+    def __init__(self, *, source: CrlSource, soft_fail: bool, cache_seconds: int, failure_seconds: int = 0,
                  ocsp: Responder | None = None) -> None:
         self._source = source
         self._ocsp = ocsp
         self.soft_fail = soft_fail
         self._keep = dt.timedelta(seconds=cache_seconds)
         self._kept: dict[_Key, _Kept] = {}
+        self._flights: Flights[_Key, x509.CertificateRevocationList] = Flights()
+        self._failures: Failures[_Key] = Failures(failure_seconds)
 
     async def status(self, links: Sequence[Link], now: dt.datetime) -> str:
         """:data:`GOOD` when no certificate is revoked; :data:`UNKNOWN` (``soft_fail`` only) when some status
@@ -132,13 +138,24 @@ class RevocationCheck:
             if kept is not None and now < kept.until:
                 return kept.crl
             try:
-                crl = usable_crl(await self._source.fetch(url), url=url, issuer=issuer, for_ca=for_ca, now=now)
+                if (failed := self._failures.recent(key, now)) is not None:
+                    raise StatusUnavailable(failed)
+                return await self._flights.run(key, partial(self._download, key, issuer, now))
             except StatusUnavailable as exc:
                 log.warning("CRL %s unusable: %s", url, exc)
-                continue
-            self._remember(key, crl, now)
-            return crl
         raise _Undetermined(_unavailable())
+
+    async def _download(self, key: _Key, issuer: x509.Certificate,
+                        now: dt.datetime) -> x509.CertificateRevocationList:
+        """The list at the point, checked and kept — or its failure remembered — for whoever still waits."""
+        url, _, for_ca = key
+        try:
+            crl = usable_crl(await self._source.fetch(url), url=url, issuer=issuer, for_ca=for_ca, now=now)
+        except StatusUnavailable as exc:
+            self._failures.remember(key, str(exc), now)
+            raise
+        self._remember(key, crl, now)
+        return crl
 
     def _remember(self, key: _Key, crl: x509.CertificateRevocationList, now: dt.datetime) -> None:
         for stale in [k for k, v in self._kept.items() if v.until <= now]:

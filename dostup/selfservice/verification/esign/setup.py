@@ -25,6 +25,7 @@ def configured_check(levels: LevelSettings) -> SignatureCheck | None:
 def _revocation(settings: EsignRevocationSettings) -> RevocationCheck:
     """OCSP (where on) before the CRLs, both over HTTP and kept in this process (one instance per process)."""
     source = HttpStatusSource(timeout=settings.timeout_seconds, max_bytes=settings.max_bytes)
-    ocsp = OcspCheck(source=source, cache_seconds=settings.cache_seconds) if settings.ocsp else None
-    return RevocationCheck(source=source, soft_fail=settings.mode == "soft_fail", cache_seconds=settings.cache_seconds,
-                         ocsp=ocsp)
+    keep, failed = settings.cache_seconds, settings.failure_cache_seconds
+    ocsp = OcspCheck(source=source, cache_seconds=keep, failure_seconds=failed) if settings.ocsp else None
+    return RevocationCheck(source=source, soft_fail=settings.mode == "soft_fail", cache_seconds=keep,
+                           failure_seconds=failed, ocsp=ocsp)
