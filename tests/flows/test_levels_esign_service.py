@@ -119,6 +119,7 @@ async def test_the_services_refusal_and_another_person_are_named(services, surfa
 
 @pytest.mark.parametrize(("verdict", "text"), [
     ({"valid": False, "reason": "revoked"}, "Сертификат подписи отозван"),  # only a service checks revocation
+    ({"valid": False, "reason": "revocation_unknown"}, "не указано, где проверить, не отозван ли он"),
     ({"valid": False, "reason": "something new"}, "Подпись не прошла проверку"),
     ({"valid": True, "signer": {"snils": "", "surname": "Петрова", "given_name": "Анна Сергеевна"}},
      "В сертификате нет СНИЛС"),

@@ -13,9 +13,12 @@ so the service knows the call is Dostup's.  It answers 200 with::
     {"valid": true, "signer": {"snils": "11223344595", "surname": "Петрова", "given_name": "Анна Сергеевна",
                                "common_name": "…", "serial": "…", "issuer": "…"}}
     {"valid": false, "reason": "untrusted" | "cert_expired" | "cert_not_yet_valid" | "key_usage" | "revoked" |
-                               "wrong_statement" | "bad_signature" | "not_cms" | "unsupported_algorithm"}
+                               "revocation_unknown" | "wrong_statement" | "bad_signature" | "not_cms" |
+                               "unsupported_algorithm"}
 
-A verdict of invalid is the customer's 422 with the reason's message (an unknown reason: the general one).
+A verdict of invalid is the customer's 422 with the reason's message (an unknown reason: the general one);
+``revocation_unknown``: the certificate names nowhere its revocation could be checked (its message says so); a
+service that merely could not reach a CA's list or responder this time should give no verdict — the 503 below.
 Anything else — no connection, a timeout, another status, a body that is not that JSON — means the service
 could not say: 503 ``esign.service_unavailable``, and the customer may try the same statement again.
 """
