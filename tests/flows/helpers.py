@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from tests.support import Surface, captcha_token, last_code
+import httpx
+
+from tests.support import Surface, captcha_token, last_code, make_settings
 
 PASSWORD = "Tundra-Lantern-42"
 
@@ -52,3 +57,30 @@ def count_entries(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(FastAPI, "__call__", counting)
     return entered
+
+
+async def crash_answer(app: Any, path: str, message: str) -> httpx.Response:
+    """What a client gets from a route added at ``path`` that raises ``RuntimeError(message)``."""
+
+    @app.get(path)
+    async def boom() -> None:
+        raise RuntimeError(message)
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.get(path)
+
+
+@contextlib.asynccontextmanager
+async def redis_unreachable(tmp_path: Path) -> AsyncIterator[Any]:
+    """Started services on a SQLite file whose limits' store is a Redis that never answers (port 1)."""
+    from dostup.services import build_services
+
+    settings = make_settings(DOSTUP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db",
+                             DOSTUP_REDIS_URL="redis://127.0.0.1:1")
+    services = build_services(settings)
+    await services.start(run_migrations=True)
+    try:
+        yield services
+    finally:
+        await services.stop()

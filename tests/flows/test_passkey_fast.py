@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from dostup.web.app import DostupApp
+from tests.flows.helpers import redis_unreachable
 from tests.flows.test_passkeys import _with_passkey
 from tests.support import ApiSurface
 
@@ -75,15 +76,9 @@ async def test_refusals_on_the_fast_path_are_the_applications_answers(app, servi
 
 
 async def test_an_unreachable_redis_is_a_503_on_the_fast_path_as_through_the_application(tmp_path):
-    from dostup.services import build_services
     from dostup.web.app import create_app
-    from tests.support import make_settings
 
-    settings = make_settings(DOSTUP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db",
-                             DOSTUP_REDIS_URL="redis://127.0.0.1:1")
-    services = build_services(settings)
-    await services.start(run_migrations=True)
-    try:
+    async with redis_unreachable(tmp_path) as services:
         app = create_app(services=services, run_migrations=False)
         assert isinstance(app, DostupApp)
         started = await _post(app, OPTIONS, fast=True, json={})
@@ -93,5 +88,3 @@ async def test_an_unreachable_redis_is_a_503_on_the_fast_path_as_through_the_app
         assert fast.status_code == 503 and fast.json()["error"]["code"] == "service_unavailable"
         assert (fast.status_code, fast.content, fast.headers.raw) == (routed.status_code, routed.content,
                                                                       routed.headers.raw)
-    finally:
-        await services.stop()

@@ -38,7 +38,7 @@ from dostup.services import build_services
 from dostup.settings import load_settings
 from dostup.web.app import create_app
 from tests.factories import make_account
-from tests.flows.helpers import PASSWORD, phone_e164, registration_fields
+from tests.flows.helpers import PASSWORD, crash_answer, phone_e164, redis_unreachable, registration_fields
 from tests.support import (
     ApiSurface,
     Result,
@@ -529,24 +529,14 @@ async def test_links_in_messages_come_from_the_public_url_never_the_host_header(
 
 
 async def test_a_crash_in_the_api_is_the_json_error_shape_without_a_trace(app):
-    @app.get("/api/v1/boom-test")
-    async def boom() -> None:
-        raise RuntimeError("secret internals at /srv/dostup/app.py line 42")
-
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        resp = await client.get("/api/v1/boom-test")
+    resp = await crash_answer(app, "/api/v1/boom-test", "secret internals at /srv/dostup/app.py line 42")
     assert resp.status_code == 500
     assert "secret internals" not in resp.text and "Traceback" not in resp.text and ".py" not in resp.text
     assert set(resp.json()["error"]) >= {"code", "message"}
 
 
 async def test_recovery_fails_closed_when_redis_is_unreachable_and_sends_nothing(tmp_path):
-    settings = make_settings(DOSTUP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db",
-                             DOSTUP_REDIS_URL="redis://127.0.0.1:1")
-    services = build_services(settings)
-    await services.start(run_migrations=True)
-    try:
+    async with redis_unreachable(tmp_path) as services:
         made = await make_account(services, 7019)
         app = create_app(services=services, run_migrations=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
@@ -556,8 +546,6 @@ async def test_recovery_fails_closed_when_redis_is_unreachable_and_sends_nothing
         async with services.db.read() as db:
             assert (await db.execute(select(func.count()).select_from(OutboxMessage))).scalar_one() == 0
             assert (await db.execute(select(func.count()).select_from(OneTimeCode))).scalar_one() == 0
-    finally:
-        await services.stop()
 
 
 # -- Second factors --------------------------------------------------------------------------------------------

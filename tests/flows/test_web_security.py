@@ -11,8 +11,8 @@ from dostup.core.urls import safe_return_to
 from dostup.services import build_services
 from dostup.settings import SettingsError, load_settings
 from dostup.web.app import create_app
-from tests.flows.helpers import PASSWORD, phone_e164, registration_fields
-from tests.support import ApiSurface, UiSurface, base_env, make_settings
+from tests.flows.helpers import PASSWORD, crash_answer, phone_e164, redis_unreachable, registration_fields
+from tests.support import ApiSurface, UiSurface, base_env
 
 
 async def test_forms_without_a_valid_csrf_token_are_refused(client):
@@ -140,24 +140,14 @@ async def test_production_has_no_dev_outbox_and_uses_host_prefixed_secure_cookie
 
 
 async def test_a_crash_shows_a_generic_page_without_a_trace(app):
-    @app.get("/boom-test")
-    async def boom() -> None:
-        raise RuntimeError("secret internals")
-
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        resp = await client.get("/boom-test")
+    resp = await crash_answer(app, "/boom-test", "secret internals")
     assert resp.status_code == 500
     assert "secret internals" not in resp.text and "Traceback" not in resp.text
     assert "Внутренняя ошибка" in resp.text
 
 
 async def test_sign_in_and_codes_fail_closed_when_redis_is_unreachable(tmp_path):
-    settings = make_settings(DOSTUP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/r.db",
-                             DOSTUP_REDIS_URL="redis://127.0.0.1:1")
-    services = build_services(settings)
-    await services.start(run_migrations=True)
-    try:
+    async with redis_unreachable(tmp_path) as services:
         app = create_app(services=services, run_migrations=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
             api = ApiSurface(c)
@@ -167,5 +157,3 @@ async def test_sign_in_and_codes_fail_closed_when_redis_is_unreachable(tmp_path)
             assert challenge.status_code == 200
             r = await api.register(**await registration_fields(api, phone_e164(84)))
             assert r.status == 503
-    finally:
-        await services.stop()
